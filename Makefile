@@ -1,0 +1,29 @@
+# Quick start: `make demo` and `make test` each create .venv (once) and run.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test clean-venv
+
+install: $(STAMP)
+
+# Re-run when a requirements file or setup.py changes.
+$(STAMP): requirements/runtime.txt requirements/mminstall.txt requirements/mmpose.txt requirements/tests.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements/runtime.txt -r requirements/mminstall.txt -r requirements/tests.txt
+	$(PIP) install --quiet --no-deps -r requirements/mmpose.txt
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -c "import mmhuman_imphmr; print('mmhuman_imphmr', mmhuman_imphmr.__version__, 'installed')"
+	touch $(STAMP)
+
+demo: install
+	$(PY) tools/quick_start.py
+
+test: install
+	$(PY) -m pytest tests
+
+clean-venv:
+	rm -rf $(VENV)
