@@ -1,0 +1,3 @@
+from .mesh_data_sample import MeshDataSample
+
+__all__ = ['MeshDataSample']
