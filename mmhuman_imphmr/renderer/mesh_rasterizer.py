@@ -1,0 +1,473 @@
+"""A batched triangle-mesh rasterizer in plain PyTorch (CPU and CUDA).
+
+pytorch3d has no Linux distribution on PyPI, and the silhouette targets of
+ImpHMR need no gradient (DESIGN §2), so the project rasterizes by itself.
+
+Conventions:
+
+* Camera: pinhole, OpenCV axes (x right, y down, z forward), identity
+  rotation, i.e. vertices are given in the camera frame (as SPIN's
+  ``vertices + translation``). A point ``(x, y, z)`` lands at pixel
+  coordinates ``u = f_x x / z + c_x``, ``v = f_y y / z + c_y``.
+* Pixels: pixel ``(i, j)`` (row ``i``, column ``j``) covers
+  ``[j, j + 1) x [i, i + 1)`` and is sampled at its centre
+  ``(j + 0.5, i + 0.5)``. The default principal point is the image centre
+  ``(W / 2, H / 2)``, so the optical axis passes between the four middle
+  pixels of an even-sized image (the same as SPIN's ``crop_size / 2``).
+* A pixel is covered by a triangle when its centre lies inside it or on its
+  boundary (barycentric coordinates ``>= -EDGE_TOLERANCE``): pixels whose
+  centre lies exactly on an edge shared by two triangles are never dropped.
+* Near plane: a triangle with any vertex at ``z <= near`` is not drawn at all
+  (no clipping). Meshes are expected to lie in front of the camera; a triangle
+  crossing the camera plane would otherwise project to a huge, wrong shape.
+* Degenerate triangles (projected area below ``1e-10`` px^2) are skipped.
+  Both windings are drawn (no back-face culling).
+
+Algorithm (all triangles of all meshes at once, no Python loop over faces):
+project the vertices; give each triangle the integer range of pixel centres
+its bounding box contains (clipped to the image); expand candidate
+(triangle, pixel) pairs with ``torch.repeat_interleave`` over the box areas,
+in chunks of at most ``max_candidates`` pairs to bound memory; test them with
+precomputed, area-normalised edge coefficients (which are the barycentric
+coordinates); then either mark the pixels (silhouette) or keep the nearest
+triangle per pixel with ``scatter_reduce('amin')`` on an int64 key that packs
+the float32 depth bits (monotonic for positive floats) above the face index.
+"""
+import math
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import Tensor, nn
+
+from mmhuman_imphmr.registry import MODELS
+from mmhuman_imphmr.utils.constants import CROP_SIZE, FOCAL_LENGTH
+
+# Barycentric slack of the inside test: closes float-rounding pin-holes on
+# edges shared by two triangles (a pixel may then count for both; harmless).
+EDGE_TOLERANCE = 1e-6
+_EMPTY_KEY = torch.iinfo(torch.int64).max
+
+
+@MODELS.register_module()
+class MeshRasterizer(nn.Module):
+    """Z-buffered rasterizer of batched triangle meshes with a pinhole camera.
+
+    Args:
+        image_size (int | tuple[int, int]): ``S`` (square) or ``(H, W)``.
+            Defaults to 128 (the silhouette size of ImpHMR).
+        focal_length (float | tuple[float, float]): Focal length in pixels,
+            ``f`` or ``(f_x, f_y)``. Defaults to SPIN's 5000 for a 224 crop
+            scaled to 128, i.e. ``5000 * 128 / 224``.
+        principal_point (tuple[float, float], optional): ``(c_x, c_y)`` in
+            pixels. Defaults to the image centre ``(W / 2, H / 2)``.
+        near (float): Triangles with a vertex at ``z <= near`` are not drawn.
+            Defaults to 1e-2 (camera units, metres for SMPL).
+        max_candidates (int): Most (triangle, pixel) pairs tested at once;
+            bounds the memory (about 100 bytes per pair). Defaults to 2**21.
+
+    Note:
+        B: meshes in the batch, V: vertices, F: faces, H x W: image.
+        The rasterizer has no parameters and computes no gradients.
+    """
+
+    def __init__(self,
+                 image_size: Union[int, Sequence[int]] = 128,
+                 focal_length: Union[float, Sequence[float]] = FOCAL_LENGTH *
+                 128 / CROP_SIZE,
+                 principal_point: Optional[Sequence[float]] = None,
+                 near: float = 1e-2,
+                 max_candidates: int = 2**21) -> None:
+        super().__init__()
+        if isinstance(image_size, int):
+            image_size = (image_size, image_size)
+        self.height, self.width = (int(s) for s in image_size)
+        if isinstance(focal_length, (int, float)):
+            focal_length = (focal_length, focal_length)
+        self.fx, self.fy = (float(f) for f in focal_length)
+        if principal_point is None:
+            principal_point = (self.width / 2.0, self.height / 2.0)
+        self.cx, self.cy = (float(c) for c in principal_point)
+        if self.height <= 0 or self.width <= 0 or near <= 0:
+            raise ValueError(f'MeshRasterizer: image_size must be positive '
+                             f'and near > 0, found {image_size}, {near}')
+        self.near = float(near)
+        self.max_candidates = int(max_candidates)
+
+    def extra_repr(self) -> str:
+        return (f'image_size=({self.height}, {self.width}), '
+                f'focal_length=({self.fx:g}, {self.fy:g}), '
+                f'principal_point=({self.cx:g}, {self.cy:g}), near={self.near}')
+
+    # ------------------------------------------------------------------
+    # Public API
+
+    @torch.no_grad()
+    def silhouette(self, vertices: Tensor, faces: Tensor) -> Tensor:
+        """Binary silhouettes (the target of the silhouette loss).
+
+        Args:
+            vertices (Tensor[B, V, 3]): Camera-frame vertices.
+            faces (Tensor[F, 3]): Vertex indices, shared by the batch.
+
+        Returns:
+            Tensor[B, H, W]: 1.0 where a triangle covers the pixel centre.
+        """
+        vertices, faces = self._check_inputs(vertices, faces)
+        batch = vertices.shape[0]
+        mask = torch.zeros(batch * self.height * self.width,
+                           dtype=vertices.dtype, device=vertices.device)
+        for pix, _, _, _ in self._covered_pairs(vertices, faces, need_bary=False):
+            mask[pix] = 1.0
+        return mask.view(batch, self.height, self.width)
+
+    @torch.no_grad()
+    def rasterize(self, vertices: Tensor, faces: Tensor) -> Dict[str, Tensor]:
+        """Nearest triangle per pixel, with perspective-correct barycentrics.
+
+        Args:
+            vertices (Tensor[B, V, 3]): Camera-frame vertices.
+            faces (Tensor[F, 3]): Vertex indices, shared by the batch.
+
+        Returns:
+            dict: ``face_index`` (Tensor[B, H, W], int64 index into ``faces``,
+            -1 where empty), ``bary`` (Tensor[B, H, W, 3], perspective-correct
+            barycentric weights of the face's three vertices, 0 where empty),
+            ``depth`` (Tensor[B, H, W], camera z of the visible surface, 0
+            where empty).
+        """
+        vertices, faces = self._check_inputs(vertices, faces)
+        batch = vertices.shape[0]
+        num_pix = batch * self.height * self.width
+        device = vertices.device
+        zbuf = torch.full((num_pix, ), _EMPTY_KEY, dtype=torch.int64,
+                          device=device)
+        for pix, face, _, inv_z in self._covered_pairs(vertices, faces,
+                                                       need_bary=True):
+            depth_bits = (1.0 / inv_z).float().view(torch.int32).to(torch.int64)
+            key = (depth_bits << 32) | face
+            zbuf.scatter_reduce_(0, pix, key, reduce='amin', include_self=True)
+
+        covered = zbuf != _EMPTY_KEY
+        pix = covered.nonzero().squeeze(1)
+        face_local = (zbuf[pix] & 0xFFFFFFFF)  # index into ``faces``
+        # Barycentrics at the winning face only (one evaluation per pixel).
+        b_idx = pix // (self.height * self.width)
+        rem = pix - b_idx * (self.height * self.width)
+        rows, cols = rem // self.width, rem % self.width
+        tri = vertices[b_idx.unsqueeze(1), faces[face_local]]  # (P, 3, 3)
+        uv = self._project(tri)
+        xy = torch.stack([cols, rows], -1).to(uv.dtype) + 0.5
+        w1, w2 = _screen_barycentrics(uv, xy)
+        w0 = 1.0 - w1 - w2
+        screen = torch.stack([w0, w1, w2], -1)  # (P, 3)
+        persp = screen / tri[..., 2]
+        inv_z = persp.sum(-1, keepdim=True)
+        bary = persp / inv_z
+
+        face_index = torch.full((num_pix, ), -1, dtype=torch.int64,
+                                device=device)
+        face_index[pix] = face_local
+        bary_out = vertices.new_zeros(num_pix, 3)
+        bary_out[pix] = bary
+        depth = vertices.new_zeros(num_pix)
+        depth[pix] = 1.0 / inv_z.squeeze(1)
+        shape = (batch, self.height, self.width)
+        return dict(face_index=face_index.view(shape),
+                    bary=bary_out.view(*shape, 3), depth=depth.view(shape))
+
+    @torch.no_grad()
+    def render(self,
+               vertices: Tensor,
+               faces: Tensor,
+               vertex_colors: Tensor,
+               background: Optional[Union[Tensor, Sequence[float]]] = None,
+               light_direction: Sequence[float] = (0.0, 0.0, 1.0),
+               ambient: float = 0.4,
+               shading: str = 'smooth') -> Dict[str, Tensor]:
+        """Shaded colour images composited over a background.
+
+        See :func:`shade_fragments` (this module) for the
+        lighting model (Lambertian, normals turned toward the camera).
+
+        Args:
+            vertices (Tensor[B, V, 3]): Camera-frame vertices.
+            faces (Tensor[F, 3]): Vertex indices, shared by the batch.
+            vertex_colors (Tensor[V, 3] | Tensor[B, V, 3]): RGB in [0, 1].
+            background (Tensor[B, H, W, 3] | Tensor[H, W, 3] | RGB, optional):
+                Defaults to black.
+            light_direction (tuple[float]): Direction the light travels, in
+                the camera frame. Defaults to (0, 0, 1): a headlight shining
+                forward from the camera.
+            ambient (float): Ambient share of the shading in [0, 1].
+                Defaults to 0.4.
+            shading (str): 'smooth' (interpolated vertex normals, needs a
+                consistently wound mesh) or 'flat' (face normals, any
+                winding). Defaults to 'smooth'.
+
+        Returns:
+            dict: ``image`` (Tensor[B, H, W, 3] in [0, 1]), ``mask``
+            (Tensor[B, H, W], 0/1) and ``depth`` (Tensor[B, H, W], 0 where
+            empty).
+        """
+        vertices, faces = self._check_inputs(vertices, faces)
+        fragments = self.rasterize(vertices, faces)
+        return shade_fragments(fragments, vertices, faces, vertex_colors,
+                               background=background,
+                               light_direction=light_direction,
+                               ambient=ambient, shading=shading)
+
+    # ------------------------------------------------------------------
+    # Internals
+
+    def _check_inputs(self, vertices: Tensor,
+                      faces: Tensor) -> Tuple[Tensor, Tensor]:
+        if vertices.dim() != 3 or vertices.shape[-1] != 3:
+            raise ValueError(f'{type(self).__name__}: vertices must be '
+                             f'Tensor[B, V, 3], found {tuple(vertices.shape)}')
+        if faces.dim() != 2 or faces.shape[-1] != 3:
+            raise ValueError(f'{type(self).__name__}: faces must be '
+                             f'Tensor[F, 3], found {tuple(faces.shape)}')
+        if faces.shape[0] >= 2**31:
+            raise ValueError(f'{type(self).__name__}: at most 2**31 - 1 faces '
+                             f'(packed in the z-buffer key), found '
+                             f'{faces.shape[0]}')
+        if not vertices.is_floating_point():
+            vertices = vertices.float()
+        return vertices, faces.to(device=vertices.device, dtype=torch.int64)
+
+    def _project(self, points: Tensor) -> Tensor:
+        """Camera-frame ``Tensor[..., 3]`` to pixel ``Tensor[..., 2]``."""
+        z = points[..., 2]
+        return torch.stack([self.fx * points[..., 0] / z + self.cx,
+                            self.fy * points[..., 1] / z + self.cy], -1)
+
+    def _covered_pairs(self, vertices: Tensor, faces: Tensor,
+                       need_bary: bool):
+        """Yield, per chunk, the covered (pixel, face) pairs.
+
+        Yields:
+            tuple: ``pix`` (int64 flat index ``b*H*W + i*W + j``), ``face``
+            (int64 index into ``faces``), then screen barycentrics
+            ``(w1, w2)`` and interpolated ``1/z``, the last two only when
+            ``need_bary`` (else None).
+        """
+        height, width = self.height, self.width
+        batch, num_faces = vertices.shape[0], faces.shape[0]
+        if num_faces == 0 or vertices.shape[1] == 0:
+            return
+        # Project each vertex once, then gather corners: (B*F, 3, [u, v, z]).
+        z = vertices[..., 2]
+        proj = torch.stack([self.fx * vertices[..., 0] / z + self.cx,
+                            self.fy * vertices[..., 1] / z + self.cy, z], -1)
+        tri = proj.index_select(1, faces.reshape(-1)).view(-1, 3, 3)
+        t0, t1, t2 = tri.unbind(1)  # (B*F, 3) each
+        valid = ((t0[:, 2] > self.near) & (t1[:, 2] > self.near) &
+                 (t2[:, 2] > self.near))
+        e1, e2 = t1[:, :2] - t0[:, :2], t2[:, :2] - t0[:, :2]
+        area2 = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        valid &= area2.abs() > 1e-10  # also False for NaN
+        u0, v0 = t0[:, 0], t0[:, 1]
+
+        # Integer range of pixel centres (j + 0.5) inside the bounding box;
+        # coordinates are clamped first so that far-off (or non-finite,
+        # invalid) corners convert to int safely.
+        bound = max(width, height) + 1.0
+        lo = torch.minimum(torch.minimum(t0[:, :2], t1[:, :2]), t2[:, :2])
+        hi = torch.maximum(torch.maximum(t0[:, :2], t1[:, :2]), t2[:, :2])
+        lo = torch.nan_to_num(lo, nan=bound).clamp(-1.0, bound)
+        hi = torch.nan_to_num(hi, nan=-1.0).clamp(-1.0, bound)
+        j0 = torch.ceil(lo[:, 0] - 0.5).clamp(min=0).to(torch.int32)
+        i0 = torch.ceil(lo[:, 1] - 0.5).clamp(min=0).to(torch.int32)
+        j1 = torch.floor(hi[:, 0] - 0.5).clamp(max=width - 1).to(torch.int32)
+        i1 = torch.floor(hi[:, 1] - 0.5).clamp(max=height - 1).to(torch.int32)
+        box_w = (j1 - j0 + 1).clamp(min=0)
+        count = box_w * (i1 - i0 + 1).clamp(min=0)
+        count = torch.where(valid, count, torch.zeros_like(count))
+        keep = count.nonzero().squeeze(1)
+        if keep.numel() == 0:
+            return
+        count = count[keep].to(torch.int64)
+
+        # Edge coefficients: w1 = a1*dx + b1*dy, w2 = a2*dx + b2*dy with
+        # (dx, dy) = pixel centre - vertex 0, both divided by twice the
+        # signed area (so the test is the same for either winding).
+        inv_area = 1.0 / area2[keep]
+        e1, e2 = e1[keep], e2[keep]
+        coef = torch.stack([
+            u0[keep], v0[keep],
+            e2[:, 1] * inv_area, -e2[:, 0] * inv_area,   # w1
+            -e1[:, 1] * inv_area, e1[:, 0] * inv_area,   # w2
+        ], 1)
+        if need_bary:
+            inv_z = 1.0 / tri[keep, :, 2]  # (K, 3)
+            coef = torch.cat([coef, inv_z[:, :1], inv_z[:, 1:] - inv_z[:, :1]],
+                             1)
+        # Integer table: first pixel index of the box, box width, face.
+        b_of = torch.div(keep, num_faces, rounding_mode='floor')
+        face_of = keep - b_of * num_faces
+        first = (b_of * (height * width) + i0[keep].to(torch.int64) * width +
+                 j0[keep])
+        ints = torch.stack([first, box_w[keep].to(torch.int64), face_of,
+                            j0[keep].to(torch.int64), i0[keep].to(torch.int64)],
+                           1)
+
+        # Chunks of whole faces holding at most ``max_candidates`` pairs.
+        ends = torch.cumsum(count, 0)
+        total = int(ends[-1])
+        num_chunks = max(1, math.ceil(total / self.max_candidates))
+        if num_chunks == 1:
+            bounds = [0, keep.numel()]
+        else:
+            marks = torch.arange(1, num_chunks, device=ends.device,
+                                 dtype=torch.int64) * self.max_candidates
+            cuts = torch.searchsorted(ends, marks, right=True).tolist()
+            bounds = sorted(set([0] + cuts + [keep.numel()]))
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            if stop <= start:
+                continue
+            yield self._test_chunk(coef[start:stop], ints[start:stop],
+                                   count[start:stop], need_bary)
+
+    def _test_chunk(self, coef: Tensor, ints: Tensor, count: Tensor,
+                    need_bary: bool):
+        """Expand a chunk of faces to candidate pixels and keep those inside."""
+        num = int(count.sum())
+        owner = torch.repeat_interleave(
+            torch.arange(count.numel(), device=count.device), count,
+            output_size=num)
+        offset = torch.cumsum(count, 0) - count
+        local = torch.arange(num, device=count.device) - offset[owner]
+        ints_c = ints[owner]
+        box_w = ints_c[:, 1]
+        row = torch.div(local, box_w, rounding_mode='floor')
+        col = local - row * box_w
+        pix = ints_c[:, 0] + row * self.width + col
+        c = coef[owner]
+        # Pixel centre relative to vertex 0 (pixel ids -> image coordinates).
+        x = (ints_c[:, 3] + col).to(c.dtype) + 0.5
+        y = (ints_c[:, 4] + row).to(c.dtype) + 0.5
+        dx, dy = x - c[:, 0], y - c[:, 1]
+        w1 = c[:, 2] * dx + c[:, 3] * dy
+        w2 = c[:, 4] * dx + c[:, 5] * dy
+        inside = (w1 >= -EDGE_TOLERANCE) & (w2 >= -EDGE_TOLERANCE) & (
+            w1 + w2 <= 1.0 + EDGE_TOLERANCE)
+        idx = inside.nonzero().squeeze(1)
+        pix = pix[idx]
+        face = ints_c[idx, 2]
+        if not need_bary:
+            return pix, face, None, None
+        w1, w2, c = w1[idx], w2[idx], c[idx]
+        inv_z = c[:, 6] + w1 * c[:, 7] + w2 * c[:, 8]
+        return pix, face, (w1, w2), inv_z
+
+
+def _screen_barycentrics(uv: Tensor, xy: Tensor) -> Tuple[Tensor, Tensor]:
+    """Screen-space ``(w1, w2)`` of points ``xy`` (Tensor[P, 2]) in
+    triangles ``uv`` (Tensor[P, 3, 2]); ``w0 = 1 - w1 - w2``."""
+    e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
+    d = xy - uv[:, 0]
+    area2 = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    w1 = (d[:, 0] * e2[:, 1] - d[:, 1] * e2[:, 0]) / area2
+    w2 = (e1[:, 0] * d[:, 1] - e1[:, 1] * d[:, 0]) / area2
+    return w1, w2
+
+
+def shade_fragments(fragments: Dict[str, Tensor],
+                    vertices: Tensor,
+                    faces: Tensor,
+                    vertex_colors: Tensor,
+                    background: Optional[Union[Tensor, Sequence[float]]] = None,
+                    light_direction: Sequence[float] = (0.0, 0.0, 1.0),
+                    ambient: float = 0.4,
+                    shading: str = 'smooth') -> Dict[str, Tensor]:
+    """Lambertian shading of rasterized fragments, over a background.
+
+    Colour = vertex colour (perspective-correct barycentric interpolation)
+    times ``ambient + (1 - ambient) * max(0, -n . l)``, with ``l`` the unit
+    direction the light travels and ``n`` the unit normal turned toward the
+    camera (``n . (-p) >= 0`` at the surface point ``p``), so the shading does
+    not depend on the winding ('flat') or only needs it consistent
+    ('smooth': area-weighted vertex normals, which cancel on inconsistently
+    wound meshes).
+
+    Args:
+        fragments (dict): Output of ``MeshRasterizer.rasterize``.
+        vertices (Tensor[B, V, 3]): Camera-frame vertices.
+        faces (Tensor[F, 3]): int64 vertex indices.
+        vertex_colors (Tensor[V, 3] | Tensor[B, V, 3]): RGB in [0, 1].
+        background (Tensor[B, H, W, 3] | Tensor[H, W, 3] | RGB, optional):
+            Defaults to black.
+        light_direction (tuple[float]): Direction of travel of the light.
+        ambient (float): Ambient share in [0, 1].
+        shading (str): 'smooth' or 'flat'.
+
+    Returns:
+        dict: ``image`` Tensor[B, H, W, 3], ``mask`` Tensor[B, H, W] (0/1),
+        ``depth`` Tensor[B, H, W].
+    """
+    face_index, bary = fragments['face_index'], fragments['bary']
+    batch, height, width = face_index.shape
+    num_verts = vertices.shape[1]
+    dtype, device = vertices.dtype, vertices.device
+    if shading not in ('smooth', 'flat'):
+        raise ValueError(f"shading must be 'smooth' or 'flat', found {shading!r}")
+    if not 0.0 <= ambient <= 1.0:
+        raise ValueError(f'ambient must be in [0, 1], found {ambient}')
+    colors = torch.as_tensor(vertex_colors, dtype=dtype, device=device)
+    if colors.dim() == 2:
+        colors = colors.unsqueeze(0).expand(batch, -1, -1)
+    if tuple(colors.shape) != (batch, num_verts, 3):
+        raise ValueError(f'vertex_colors must be Tensor[V, 3] or Tensor[B, V, '
+                         f'3] with B={batch}, V={num_verts}, found '
+                         f'{tuple(torch.as_tensor(vertex_colors).shape)}')
+    image = _background(background, batch, height, width, dtype, device)
+
+    b_idx, rows, cols = (face_index >= 0).nonzero(as_tuple=True)
+    if b_idx.numel() > 0:
+        face = face_index[b_idx, rows, cols]
+        w = bary[b_idx, rows, cols].unsqueeze(-1)  # (P, 3, 1)
+        vid = faces[face]  # (P, 3)
+        corners = vertices[b_idx.unsqueeze(1), vid]  # (P, 3, 3)
+        rgb = (colors[b_idx.unsqueeze(1), vid] * w).sum(1)
+        point = (corners * w).sum(1)
+        if shading == 'flat':
+            normal = torch.cross(corners[:, 1] - corners[:, 0],
+                                 corners[:, 2] - corners[:, 0], dim=-1)
+        else:
+            tri = vertices.index_select(1, faces.reshape(-1)).view(
+                batch, -1, 3, 3)  # (B, F, 3, 3)
+            face_n = torch.cross(tri[:, :, 1] - tri[:, :, 0],
+                                 tri[:, :, 2] - tri[:, :, 0], dim=-1)
+            # Area-weighted sum of the normals of the faces at each vertex.
+            vert_n = torch.zeros_like(vertices)
+            vert_n.index_add_(1, faces.t().reshape(-1), face_n.repeat(1, 3, 1))
+            vert_n = torch.nn.functional.normalize(vert_n, dim=-1)
+            normal = (vert_n[b_idx.unsqueeze(1), vid] * w).sum(1)
+        normal = torch.nn.functional.normalize(normal, dim=-1)
+        facing = (normal * point).sum(-1, keepdim=True) > 0  # away from camera
+        normal = torch.where(facing, -normal, normal)
+        light = torch.nn.functional.normalize(
+            torch.as_tensor(light_direction, dtype=dtype, device=device), dim=0)
+        diffuse = (-(normal * light).sum(-1, keepdim=True)).clamp(min=0.0)
+        rgb = rgb * (ambient + (1.0 - ambient) * diffuse)
+        image[b_idx, rows, cols] = rgb.clamp(0.0, 1.0)
+    return dict(image=image, mask=(face_index >= 0).to(dtype),
+                depth=fragments['depth'])
+
+
+def _background(background, batch: int, height: int, width: int,
+                dtype: torch.dtype, device: torch.device) -> Tensor:
+    """A fresh ``Tensor[B, H, W, 3]`` background (black by default)."""
+    if background is None:
+        return torch.zeros(batch, height, width, 3, dtype=dtype, device=device)
+    bg = torch.as_tensor(background, dtype=dtype, device=device)
+    if bg.dim() == 1 and bg.numel() == 3:
+        bg = bg.view(1, 1, 1, 3)
+    elif bg.dim() == 3:
+        bg = bg.unsqueeze(0)
+    if bg.dim() != 4 or bg.shape[-1] != 3 or bg.shape[1:3] != (height, width) \
+            and bg.shape[1:3] != (1, 1) or bg.shape[0] not in (1, batch):
+        raise ValueError(f'background must be an RGB triple, Tensor[H, W, 3] '
+                         f'or Tensor[B, H, W, 3] with B={batch}, H={height}, '
+                         f'W={width}, found {tuple(bg.shape)}')
+    return bg.expand(batch, height, width, 3).clone()
