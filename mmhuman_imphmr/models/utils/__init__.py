@@ -1,1 +1,12 @@
+"""Sub-blocks of the models: attention, positional encoding, feature field,
+volume renderer and map aggregation."""
+from .feature_field import FeatureField
+from .map_aggregation import AGGREGATIONS, MapAggregation
+from .positional_encoding import PositionalEncoding
+from .spatial_attention import SpatialAttention
+from .volume_renderer import VolumeRenderer
 
+__all__ = [
+    'FeatureField', 'MapAggregation', 'AGGREGATIONS', 'PositionalEncoding',
+    'SpatialAttention', 'VolumeRenderer'
+]
