@@ -1,0 +1,297 @@
+"""SPIN's iterative error-feedback SMPL regressor, with its losses.
+
+Architecture (SPIN ``models/hmr.py``, DESIGN §4): the latent is concatenated
+with the current estimate ``(pose6d, betas, cam)``, passed through
+``fc1 -> dropout -> fc2 -> dropout`` (no activation) and three linear layers
+that predict a residual update; three iterations start from the SMPL mean
+parameters. Attribute names are SPIN's, so the regressor part of SPIN's
+checkpoint maps onto this head by prefixing ``head.`` only
+(``tools/convert_spin_checkpoint.py``). The body model is the head's decoder.
+"""
+from typing import Dict, Optional, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+
+from mmhuman_imphmr.body_models.smpl_file import load_smpl_mean_params
+from mmhuman_imphmr.registry import MODELS
+from mmhuman_imphmr.utils.constants import (CROP_SIZE, FOCAL_LENGTH,
+                                            NUM_BETAS, NUM_SMPL_JOINTS)
+from mmhuman_imphmr.utils.geometry import (perspective_projection,
+                                           rot6d_to_rotmat, rotmat_to_rot6d,
+                                           weak_perspective_to_translation)
+from mmhuman_imphmr.utils.typing import LossDict, OptConfigType
+from ..losses import (betas_loss, camera_prior_loss, keypoint_2d_loss,
+                      keypoint_3d_loss, pose_loss, view_consistency_loss)
+
+NUM_POSE_6D = NUM_SMPL_JOINTS * 6  # 144
+LOSS_TERMS = ('keypoints2d', 'keypoints3d', 'pose', 'betas', 'cam')
+# Paper sec. 6.1 (SPIN's 5 / 5 / 1 / 0.001 times SPIN's global x60); the
+# camera prior is SPIN's 1 x 60 (the paper does not list it).
+DEFAULT_LOSS_WEIGHTS = dict(keypoints2d=300., keypoints3d=300., pose=60.,
+                            betas=0.06, cam=60.)
+
+
+@MODELS.register_module()
+class SMPLRegressionHead(BaseModule):
+    """Iterative SMPL regressor (SPIN / HMR) decoding through the body model.
+
+    Args:
+        in_channels (int): Latent size. Defaults to 2048.
+        mean_params (str, optional): SPIN's ``smpl_mean_params.npz``, the
+            starting estimate. ``None`` starts from placeholders (identity
+            rotations, zero betas, camera ``(1, 0, 0)``) that a checkpoint
+            is expected to overwrite: ``init_pose/init_shape/init_cam`` are
+            persistent buffers and SPIN's checkpoint carries them.
+        n_iter (int): Error-feedback iterations. Defaults to 3.
+        hidden_channels (int): Width of fc1/fc2. Defaults to 1024.
+        dropout (float): Dropout after fc1 and fc2. Defaults to 0.5.
+        body_model (dict, optional): Body model config (``type='SMPL'``).
+            Required to decode vertices/joints/keypoints.
+        focal_length (float): Pixels, for the 2D projection. Defaults to 5000.
+        crop_size (int): Crop side in pixels. Defaults to 224.
+        loss_weights (dict, optional): lambda per term, merged over
+            :data:`DEFAULT_LOSS_WEIGHTS`.
+        openpose_weight (float): 2D-loss factor on the 25 OpenPose joints
+            (SPIN: 0). gt_weight (float): on the 24 GT joints (SPIN: 1).
+        max_abs_betas (float, optional): Target betas with any
+            ``|beta| > max_abs_betas`` are left out of the betas loss
+            (DESIGN §4, pseudo-GT fits; 3). ``None`` keeps all.
+        init_cfg (dict, optional): MMEngine init config, e.g.
+            ``dict(type='Pretrained', checkpoint=..., prefix='head.')`` for
+            a converted SPIN checkpoint. Defaults to SPIN's init (PyTorch
+            default for fc1/fc2, xavier gain 0.01 for the output layers).
+
+    Note:
+        N: samples (``B * V`` when views are flattened), C: ``in_channels``.
+    """
+
+    def __init__(self,
+                 in_channels: int = 2048,
+                 mean_params: Optional[str] = None,
+                 n_iter: int = 3,
+                 hidden_channels: int = 1024,
+                 dropout: float = 0.5,
+                 body_model: OptConfigType = None,
+                 focal_length: float = FOCAL_LENGTH,
+                 crop_size: int = CROP_SIZE,
+                 loss_weights: Optional[Dict[str, float]] = None,
+                 openpose_weight: float = 0.,
+                 gt_weight: float = 1.,
+                 max_abs_betas: Optional[float] = 3.,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if n_iter < 1:
+            raise ValueError(f'n_iter must be >= 1, found {n_iter}')
+        self.in_channels = in_channels
+        self.n_iter = n_iter
+        self.focal_length = focal_length
+        self.crop_size = crop_size
+        self.openpose_weight = openpose_weight
+        self.gt_weight = gt_weight
+        self.max_abs_betas = max_abs_betas
+        unknown = set(loss_weights or {}) - set(LOSS_TERMS)
+        if unknown:
+            raise KeyError(f'SMPLRegressionHead loss_weights: unknown terms '
+                           f'{sorted(unknown)}, expected {LOSS_TERMS}')
+        self.loss_weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
+
+        state = NUM_POSE_6D + NUM_BETAS + 3
+        self.fc1 = nn.Linear(in_channels + state, hidden_channels)
+        self.drop1 = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(hidden_channels, hidden_channels)
+        self.drop2 = nn.Dropout(dropout)
+        self.decpose = nn.Linear(hidden_channels, NUM_POSE_6D)
+        self.decshape = nn.Linear(hidden_channels, NUM_BETAS)
+        self.deccam = nn.Linear(hidden_channels, 3)
+        self._init_output_layers()
+
+        if mean_params is not None:
+            mean = load_smpl_mean_params(mean_params)
+            pose = torch.from_numpy(mean['pose'])
+            shape = torch.from_numpy(mean['shape'])
+            cam = torch.from_numpy(mean['cam'])
+        else:
+            pose = rotmat_to_rot6d(torch.eye(3).expand(NUM_SMPL_JOINTS, 3, 3))
+            shape = torch.zeros(NUM_BETAS)
+            cam = torch.tensor([1., 0., 0.])
+        # (1, D) as in SPIN, so that its checkpoint loads without reshaping.
+        self.register_buffer('init_pose', pose.reshape(1, -1).float())
+        self.register_buffer('init_shape', shape.reshape(1, -1).float())
+        self.register_buffer('init_cam', cam.reshape(1, -1).float())
+        # Its buffers are non-persistent (licensed data): never checkpointed.
+        self.body_model = (MODELS.build(body_model)
+                           if body_model is not None else None)
+
+    def _init_output_layers(self) -> None:
+        # SPIN: small xavier init, so the first iterations stay near the mean.
+        for layer in (self.decpose, self.decshape, self.deccam):
+            nn.init.xavier_uniform_(layer.weight, gain=0.01)
+
+    def forward(self, latent: torch.Tensor,
+                decode: bool = True) -> Dict[str, torch.Tensor]:
+        """Regress SMPL parameters and, optionally, decode the body.
+
+        Args:
+            latent (Tensor[N, C]): One feature vector per sample and view.
+            decode (bool): Run the body model and the projection. ``False``
+                returns the parameters only (ESV, consistency). Defaults to
+                True.
+
+        Returns:
+            dict: ``pred_pose6d`` Tensor[N, 144], ``pred_rotmat``
+            Tensor[N, 24, 3, 3], ``pred_betas`` Tensor[N, 10], ``pred_cam``
+            Tensor[N, 3] (``s, tx, ty``); with ``decode``: ``pred_vertices``
+            Tensor[N, 6890, 3], ``pred_joints`` Tensor[N, 49, 3],
+            ``pred_cam_t`` Tensor[N, 3], ``pred_keypoints2d`` Tensor[N, 49, 2]
+            in ``[-1, 1]`` crop coordinates.
+        """
+        if latent.dim() != 2 or latent.shape[1] != self.in_channels:
+            raise ValueError(f'SMPLRegressionHead expects latent [N, '
+                             f'{self.in_channels}], found '
+                             f'{tuple(latent.shape)}')
+        n = latent.shape[0]
+        pose = self.init_pose.expand(n, -1)
+        shape = self.init_shape.expand(n, -1)
+        cam = self.init_cam.expand(n, -1)
+        for _ in range(self.n_iter):
+            x = torch.cat([latent, pose, shape, cam], dim=1)
+            x = self.drop2(self.fc2(self.drop1(self.fc1(x))))
+            pose = self.decpose(x) + pose
+            shape = self.decshape(x) + shape
+            cam = self.deccam(x) + cam
+        rotmat = rot6d_to_rotmat(pose.reshape(n, NUM_SMPL_JOINTS, 6))
+        out = dict(pred_pose6d=pose, pred_rotmat=rotmat, pred_betas=shape,
+                   pred_cam=cam)
+        if decode:
+            out.update(self.decode(rotmat, shape, cam))
+        return out
+
+    def decode(self, rotmat: torch.Tensor, betas: torch.Tensor,
+               cam: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Mesh, 49 joints and their projection for given parameters.
+
+        Args:
+            rotmat (Tensor[N, 24, 3, 3]), betas (Tensor[N, 10]),
+            cam (Tensor[N, 3]): SMPL parameters and weak-perspective camera.
+
+        Returns:
+            dict: ``pred_vertices``, ``pred_joints``, ``pred_cam_t``,
+            ``pred_keypoints2d`` (see :meth:`forward`).
+        """
+        if self.body_model is None:
+            raise RuntimeError('SMPLRegressionHead was built without '
+                               'body_model: set body_model=dict(type="SMPL", '
+                               'model_path=...) or call forward(decode=False)')
+        body = self.body_model(global_orient=rotmat[:, :1],
+                               body_pose=rotmat[:, 1:], betas=betas,
+                               pose2rot=False)
+        cam_t = weak_perspective_to_translation(cam, self.focal_length,
+                                                self.crop_size)
+        keypoints2d = perspective_projection(body['joints'], cam_t,
+                                             self.focal_length,
+                                             self.crop_size, normalize=True)
+        return dict(pred_vertices=body['vertices'], pred_joints=body['joints'],
+                    pred_cam_t=cam_t, pred_keypoints2d=keypoints2d)
+
+    # ------------------------------------------------------------------
+    # Losses
+
+    def loss_by_feat(self,
+                     preds: Dict[str, torch.Tensor],
+                     targets: Dict[str, torch.Tensor],
+                     sample_weight: Optional[Dict[str, torch.Tensor]] = None,
+                     prefix: str = 'reg',
+                     terms: Sequence[str] = LOSS_TERMS) -> LossDict:
+        """Weighted losses of one view.
+
+        Args:
+            preds (dict): Output of :meth:`forward` (decoded for the keypoint
+                terms).
+            targets (dict): Only the keys the terms need: ``keypoints2d``
+                Tensor[N, 49, 3], ``keypoints3d`` Tensor[N, 24, 4],
+                ``rotmat`` Tensor[N, 24, 3, 3], ``betas`` Tensor[N, 10].
+            sample_weight (dict, optional): ``term -> Tensor[N]`` (0/1 label
+                masks: ``keypoints3d`` by has_kp3d, ``pose``/``betas`` by
+                has_smpl). A missing term weighs every sample 1. The betas
+                weight is further masked by ``max_abs_betas``.
+            prefix (str): Loss keys are ``loss_{prefix}_{term}``.
+            terms (Sequence[str]): Subset of :data:`LOSS_TERMS`.
+
+        Returns:
+            dict: ``loss_{prefix}_{term}`` -> lambda * loss. A term whose
+            samples all weigh 0 gives 0 with a graph (no NaN).
+        """
+        unknown = set(terms) - set(LOSS_TERMS)
+        if unknown:
+            raise KeyError(f'SMPLRegressionHead.loss_by_feat: unknown terms '
+                           f'{sorted(unknown)}, expected some of {LOSS_TERMS}')
+        needed = dict(keypoints2d=('pred_keypoints2d', 'keypoints2d'),
+                      keypoints3d=('pred_joints', 'keypoints3d'),
+                      pose=('pred_rotmat', 'rotmat'),
+                      betas=('pred_betas', 'betas'), cam=('pred_cam', None))
+        sample_weight = sample_weight or {}
+        losses = {}
+        for term in terms:
+            pred_key, target_key = needed[term]
+            if pred_key not in preds:
+                raise KeyError(f'loss term "{term}" needs preds["{pred_key}"]'
+                               f' (decode=True for keypoints); found '
+                               f'{sorted(preds)}')
+            if target_key is not None and target_key not in targets:
+                raise KeyError(f'loss term "{term}" needs targets'
+                               f'["{target_key}"]; found {sorted(targets)}')
+            pred = preds[pred_key]
+            target = targets[target_key] if target_key else None
+            weight = sample_weight.get(term)
+            if term == 'keypoints2d':
+                loss = keypoint_2d_loss(pred, target, weight,
+                                        self.openpose_weight, self.gt_weight)
+            elif term == 'keypoints3d':
+                loss = keypoint_3d_loss(pred, target, weight)
+            elif term == 'pose':
+                loss = pose_loss(pred, target, weight)
+            elif term == 'betas':
+                if self.max_abs_betas is not None:
+                    plausible = (target.abs() <= self.max_abs_betas).all(-1)
+                    plausible = plausible.to(pred.dtype)
+                    weight = plausible if weight is None else \
+                        weight * plausible
+                loss = betas_loss(pred, target, weight)
+            else:
+                loss = camera_prior_loss(pred, weight)
+            losses[f'loss_{prefix}_{term}'] = self.loss_weights[term] * loss
+        return losses
+
+    def consistency_loss(self,
+                         pred_a: Dict[str, torch.Tensor],
+                         pred_b: Dict[str, torch.Tensor],
+                         phi_a: torch.Tensor,
+                         phi_b: torch.Tensor,
+                         sample_weight: Optional[torch.Tensor] = None,
+                         prefix: str = 'cons',
+                         stop_gradient: Optional[str] = None) -> LossDict:
+        """Appearance consistency ``L_cons`` (paper eq. 7).
+
+        Args:
+            pred_a, pred_b (dict): :meth:`forward` outputs at ``phi_a`` and
+                ``phi_b`` (``pred_rotmat``, ``pred_betas`` are used).
+            phi_a, phi_b (Tensor[N]): Azimuths in radians.
+            sample_weight (Tensor[N], optional): Samples to use (the paper:
+                those with only 2D labels).
+            prefix (str): Keys ``loss_{prefix}_pose``, ``loss_{prefix}_betas``.
+            stop_gradient (str, optional): ``None``, ``'a'`` or ``'b'``; see
+                :func:`view_consistency_loss` (paper silent; default none).
+
+        Returns:
+            dict: lambda_pose * pose term and lambda_shape * betas term.
+        """
+        loss_pose, loss_betas = view_consistency_loss(
+            pred_a['pred_rotmat'], pred_a['pred_betas'],
+            pred_b['pred_rotmat'], pred_b['pred_betas'], phi_a, phi_b,
+            sample_weight, stop_gradient)
+        return {
+            f'loss_{prefix}_pose': self.loss_weights['pose'] * loss_pose,
+            f'loss_{prefix}_betas': self.loss_weights['betas'] * loss_betas,
+        }

@@ -1,0 +1,103 @@
+"""2D and 3D keypoint losses (SPIN's ``keypoint_loss`` / ``keypoint_3d_loss``).
+
+Both are squared errors weighted by the per-joint confidence of the target and
+reduced with :func:`weighted_sample_mean` (see ``utils.py`` for why this is
+SPIN's "mean over the valid samples"). Weights (lambda) are applied by the
+head, not here.
+"""
+from typing import Optional
+
+import torch
+
+from mmhuman_imphmr.utils.constants import (GT_LEFT_HIP, GT_RIGHT_HIP,
+                                            NUM_GT_JOINTS, NUM_OPENPOSE_JOINTS)
+from .utils import mask_invalid_target, weighted_sample_mean
+
+# Hips within the 24 GT joints (the 3D targets hold only those 24).
+_GT24_RIGHT_HIP = GT_RIGHT_HIP - NUM_OPENPOSE_JOINTS
+_GT24_LEFT_HIP = GT_LEFT_HIP - NUM_OPENPOSE_JOINTS
+
+
+def _valid_mask(weight: Optional[torch.Tensor], like: torch.Tensor,
+                ndim: int) -> torch.Tensor:
+    if weight is None:
+        return torch.ones(like.shape[0], *([1] * (ndim - 1)), dtype=torch.bool,
+                          device=like.device)
+    return weight.reshape(-1, *([1] * (ndim - 1))) > 0
+
+
+def keypoint_2d_loss(pred: torch.Tensor,
+                     target: torch.Tensor,
+                     weight: Optional[torch.Tensor] = None,
+                     openpose_weight: float = 0.,
+                     gt_weight: float = 1.,
+                     num_openpose_joints: int = NUM_OPENPOSE_JOINTS
+                     ) -> torch.Tensor:
+    """Confidence-weighted MSE of 2D keypoints (SPIN).
+
+    The first ``num_openpose_joints`` joints have their confidence scaled by
+    ``openpose_weight`` (SPIN trains with 0: the OpenPose detections are
+    noisy), the rest by ``gt_weight`` (1). As in SPIN, the mean runs over all
+    ``J * 2`` coordinates of each valid sample, zero-weighted joints included,
+    which is what the paper's lambda_2d = 300 was tuned with.
+
+    Args:
+        pred (Tensor[N, J, 2]): Predicted keypoints, ``[-1, 1]`` crop coords.
+        target (Tensor[N, J, 3]): Target keypoints with confidence column.
+        weight (Tensor[N], optional): Per-sample weight. Defaults to ones.
+        openpose_weight (float): Factor on the OpenPose joints. Defaults to 0.
+        gt_weight (float): Factor on the other joints. Defaults to 1.
+        num_openpose_joints (int): Defaults to 25 (SPIN's 49-joint layout).
+
+    Returns:
+        Tensor[]: The loss (without lambda).
+    """
+    if pred.dim() != 3 or pred.shape[-1] != 2 or target.shape[-1] != 3 or \
+            target.shape[:2] != pred.shape[:2]:
+        raise ValueError(f'keypoint_2d_loss expects pred [N, J, 2] and target '
+                         f'[N, J, 3], found {tuple(pred.shape)} and '
+                         f'{tuple(target.shape)}')
+    xy = mask_invalid_target(pred, target[..., :2], weight)
+    conf = target[..., 2:3].to(pred.dtype)
+    joint_factor = pred.new_full((pred.shape[1], 1), gt_weight)
+    joint_factor[:num_openpose_joints] = openpose_weight
+    conf = torch.where(_valid_mask(weight, pred, 3), conf * joint_factor,
+                       torch.zeros_like(conf))
+    return weighted_sample_mean(conf * (pred - xy)**2, weight)
+
+
+def keypoint_3d_loss(pred: torch.Tensor,
+                     target: torch.Tensor,
+                     weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Confidence-weighted MSE of pelvis-aligned 3D joints (SPIN).
+
+    Both sets are centred on their own pelvis, the mean of the two hips, so
+    the loss ignores global translation (the camera explains that).
+
+    Args:
+        pred (Tensor[N, 49, 3] | Tensor[N, 24, 3]): Predicted joints; from
+            the 49-joint layout the last 24 (the "GT" joints) are used.
+        target (Tensor[N, 24, 4]): Target joints with confidence column.
+        weight (Tensor[N], optional): Per-sample weight (``has_kp3d``).
+
+    Returns:
+        Tensor[]: The loss (without lambda).
+    """
+    if pred.dim() == 3 and pred.shape[1] == NUM_OPENPOSE_JOINTS + \
+            NUM_GT_JOINTS:
+        pred = pred[:, NUM_OPENPOSE_JOINTS:]
+    if pred.shape[1:] != (NUM_GT_JOINTS, 3) or \
+            target.shape[1:] != (NUM_GT_JOINTS, 4):
+        raise ValueError(f'keypoint_3d_loss expects pred [N, 49|24, 3] and '
+                         f'target [N, 24, 4], found {tuple(pred.shape)} and '
+                         f'{tuple(target.shape)}')
+    gt = mask_invalid_target(pred, target[..., :3], weight)
+    conf = torch.where(_valid_mask(weight, pred, 3),
+                       target[..., 3:4].to(pred.dtype),
+                       pred.new_zeros(()))
+
+    def centre(joints: torch.Tensor) -> torch.Tensor:
+        pelvis = (joints[:, _GT24_RIGHT_HIP] + joints[:, _GT24_LEFT_HIP]) / 2
+        return joints - pelvis[:, None]
+
+    return weighted_sample_mean(conf * (centre(pred) - centre(gt))**2, weight)
