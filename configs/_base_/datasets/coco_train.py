@@ -1,0 +1,33 @@
+# Table 4 ablations of the paper: training on EFT-COCO only (mmhuman3d's
+# preprocessed eft_coco_all.npz, images under data/datasets/coco/).
+# Same SPIN augmentation as mix_train.py (see the comments there).
+coco_ann_file = 'data/preprocessed_datasets/eft_coco_all.npz'
+coco_img_root = 'data/datasets/coco'
+
+train_pipeline = [
+    dict(type='mmpose.LoadImage'),
+    dict(type='mmpose.GetBBoxCenterScale', padding=1.0),
+    dict(type='RandomFlipSMPL', prob=0.5),
+    dict(
+        type='mmpose.RandomBBoxTransform',
+        shift_prob=0.0,
+        scale_factor=(0.75, 1.25),
+        scale_prob=1.0,
+        rotate_factor=60.0,
+        rotate_prob=0.4),
+    dict(type='RotateSMPL'),
+    dict(type='mmpose.TopdownAffine', input_size=(224, 224)),
+    dict(type='RandomPixelNoise', low=0.6, high=1.4),
+    dict(type='PackMeshInputs'),
+]
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type='HumanImageDataset',
+        dataset_name='coco',
+        ann_file=coco_ann_file,
+        data_prefix=dict(img_path=coco_img_root),
+        pipeline=train_pipeline))

@@ -1,0 +1,184 @@
+"""One HumanData ``.npz`` file as an MMEngine dataset."""
+import os.path as osp
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+
+from mmhuman_imphmr.registry import DATASETS
+from mmhuman_imphmr.utils.constants import J49_FLIP_PERM, NUM_JOINTS
+from .human_data_cache import GENDERS, load_or_build_cache, open_cache
+
+
+@DATASETS.register_module()
+class HumanImageDataset(BaseDataset):
+    """Person crops with SMPL / keypoint labels from a HumanData ``.npz``.
+
+    The file follows mmhuman3d's HumanData key schema (``image_path`` (N,),
+    ``bbox_xywh`` (N, 5) or (N, 4), optional ``keypoints2d`` (N, K, 3) and
+    ``keypoints3d`` (N, K, 4) with ``keypoints{2,3}d_mask`` (K,), possibly
+    mask-compressed; optional ``smpl`` dict with ``global_orient`` (N, 3),
+    ``body_pose`` (N, 23, 3) or (N, 69), ``betas`` (N, >=10); optional
+    ``has_smpl`` (N,); optional ``meta`` dict with ``gender`` (N,) of
+    ``'m'/'f'/'male'/'female'/'neutral'``). Keypoints are mapped to SPIN's 49
+    by :mod:`.keypoint_mapping`.
+
+    Annotations are never turned into N Python dicts: the file is validated
+    and converted once into memory-mapped ``.npy`` arrays
+    (:mod:`.human_data_cache`) and :meth:`get_data_info` reads one row of each
+    on demand, so a 300k-sample file costs every dataloader worker nothing
+    but shared page cache (``serialize_data`` is always False).
+
+    Args:
+        ann_file (str): The ``.npz`` (joined with ``data_root`` if relative).
+        data_prefix (dict): ``img_path``: folder the file's ``image_path``
+            entries are relative to. Default ``dict(img_path='')``.
+        pipeline (list): Transforms.
+        dataset_name (str, optional): Written into every sample; default the
+            file's stem.
+        keypoint_convention (str, optional): Convention of the file's
+            keypoints when the file does not record one
+            (``keypoints2d_convention``); None means mmhuman3d's default
+            ``'human_data'``. See :data:`.keypoint_mapping.CONVENTIONS`.
+        cache_dir (str, optional): Root of the array cache; default
+            ``<ann_file folder>/.humandata_cache`` (or ``~/.cache/...`` when
+            that folder is read-only).
+        data_root, metainfo, indices, test_mode, lazy_init, max_refetch: As
+            in :class:`mmengine.dataset.BaseDataset`; ``indices`` may be an
+            int (first n samples) or a sequence of indices.
+
+    Note:
+        Each item (before the pipeline) is a dict with ``img_path`` (str),
+        ``bbox`` ndarray[1, 4] xyxy float32, ``bbox_score`` ndarray[1],
+        ``keypoints`` ndarray[1, 49, 2] pixels, ``keypoints_visible``
+        ndarray[1, 49] (confidence, 0 = missing), ``keypoints3d``
+        ndarray[24, 4] (metres, last column confidence), ``smpl_global_orient``
+        ndarray[3], ``smpl_body_pose`` ndarray[69], ``smpl_betas``
+        ndarray[10] (axis-angle, zeros when absent), ``has_smpl`` /
+        ``has_kp3d`` int 0/1, ``gender`` str, ``sample_idx`` int,
+        ``dataset_name`` str, ``flip_indices`` list[int] (SPIN's 49).
+    """
+    METAINFO: dict = dict(keypoint_convention='smpl_49',
+                          num_keypoints=NUM_JOINTS,
+                          flip_indices=J49_FLIP_PERM)
+
+    def __init__(self,
+                 ann_file: str,
+                 data_prefix: dict = dict(img_path=''),
+                 pipeline: List[Union[dict, Any]] = [],
+                 dataset_name: Optional[str] = None,
+                 keypoint_convention: Optional[str] = None,
+                 cache_dir: Optional[str] = None,
+                 data_root: Optional[str] = '',
+                 metainfo: Optional[dict] = None,
+                 indices: Optional[Union[int, Sequence[int]]] = None,
+                 test_mode: bool = False,
+                 lazy_init: bool = False,
+                 max_refetch: int = 1000) -> None:
+        self.keypoint_convention = keypoint_convention
+        self.cache_dir = cache_dir
+        self.dataset_name = dataset_name or osp.splitext(
+            osp.basename(ann_file))[0]
+        self._cache_folder: Optional[str] = None
+        self._arrays: Optional[Dict[str, np.ndarray]] = None
+        self._sample_index: Optional[np.ndarray] = None
+        self._num_samples = 0
+        super().__init__(
+            ann_file=ann_file,
+            metainfo=metainfo,
+            data_root=data_root,
+            data_prefix=data_prefix,
+            filter_cfg=None,
+            indices=indices,
+            serialize_data=False,
+            pipeline=pipeline,
+            test_mode=test_mode,
+            lazy_init=lazy_init,
+            max_refetch=max_refetch)
+
+    # -- loading ---------------------------------------------------------
+    def full_init(self) -> None:
+        """Validate/cache the file and open its arrays (no per-sample dicts)."""
+        if self._fully_initialized:
+            return
+        self._cache_folder = load_or_build_cache(
+            self.ann_file, self.keypoint_convention, self.cache_dir)
+        num = len(self.arrays['image_path'])
+        if self._indices is None:
+            index = None  # identity: nothing per sample to pickle
+        elif isinstance(self._indices, int):
+            index = np.arange(min(self._indices, num))
+        else:
+            index = np.asarray(self._indices, dtype=np.int64).reshape(-1)
+            if index.size and (index.min() < -num or index.max() >= num):
+                raise IndexError(f'{self.ann_file}: indices out of range for '
+                                 f'{num} samples')
+            index = index % num
+        if index is not None and index.size == 0:
+            raise ValueError(f'{self.ann_file}: the dataset is empty after '
+                             f'indices={self._indices!r}')
+        self._sample_index = index
+        self._num_samples = num if index is None else int(index.size)
+        self._fully_initialized = True
+
+    def load_data_list(self) -> List[dict]:
+        """Not used: samples are read lazily by :meth:`get_data_info`."""
+        raise NotImplementedError(
+            'HumanImageDataset reads samples lazily; use get_data_info(idx)')
+
+    @property
+    def arrays(self) -> Dict[str, np.ndarray]:
+        """The memory-mapped cache (re-opened after unpickling)."""
+        if self._arrays is None:
+            self._arrays = open_cache(self._cache_folder)
+        return self._arrays
+
+    def __getstate__(self) -> dict:
+        # A pickled np.memmap carries its whole content: workers started with
+        # 'spawn' re-open the files instead.
+        state = self.__dict__.copy()
+        state['_arrays'] = None
+        return state
+
+    def __len__(self) -> int:
+        if not self._fully_initialized:
+            self.full_init()
+        return self._num_samples
+
+    # -- per sample ------------------------------------------------------
+    def get_data_info(self, idx: int) -> dict:
+        """The annotation dict of sample ``idx`` (see the class Note)."""
+        if not self._fully_initialized:
+            self.full_init()
+        if not -self._num_samples <= idx < self._num_samples:
+            raise IndexError(f'index {idx} out of range for '
+                             f'{self._num_samples} samples')
+        idx = int(idx) % self._num_samples
+        i = idx if self._sample_index is None else int(
+            self._sample_index[idx])
+        a = self.arrays
+        x, y, w, h = np.asarray(a['bbox_xywh'][i], dtype=np.float32)
+        kp2d = np.array(a['keypoints2d'][i], dtype=np.float32)  # (49, 3)
+        return dict(
+            img_path=osp.join(self.data_prefix.get('img_path', ''),
+                              str(a['image_path'][i])),
+            bbox=np.array([[x, y, x + w, y + h]], dtype=np.float32),
+            bbox_score=np.array([a['bbox_score'][i]], dtype=np.float32),
+            keypoints=kp2d[None, :, :2].copy(),
+            keypoints_visible=kp2d[None, :, 2].copy(),
+            keypoints3d=np.array(a['keypoints3d'][i], dtype=np.float32),
+            smpl_global_orient=np.array(a['global_orient'][i], np.float32),
+            smpl_body_pose=np.array(a['body_pose'][i], np.float32),
+            smpl_betas=np.array(a['betas'][i], np.float32),
+            has_smpl=int(a['has_smpl'][i]),
+            has_kp3d=int(a['has_kp3d'][i]),
+            gender=GENDERS[int(a['gender'][i])],
+            sample_idx=int(idx),
+            dataset_name=self.dataset_name,
+            flip_indices=list(J49_FLIP_PERM))
+
+    def get_subset_(self, indices) -> None:
+        raise NotImplementedError('pass `indices=` to HumanImageDataset')
+
+    def get_subset(self, indices):
+        raise NotImplementedError('pass `indices=` to HumanImageDataset')

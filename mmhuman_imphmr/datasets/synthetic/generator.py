@@ -1,0 +1,335 @@
+"""Generate the embedded synthetic dataset (images + HumanData ``.npz``).
+
+Each image shows one body of the synthetic SMPL-format model
+(``body_models.synthetic``) in a random plausible pose (:mod:`.pose_sampler`),
+random shape and any azimuth, coloured per body part with Lambertian shading
+(:class:`~mmhuman_imphmr.renderer.MeshRasterizer`), over a random background,
+at a random scale and offset. The labels are written in the HumanData schema,
+so the files go through :class:`HumanImageDataset` and the same pipeline as
+real data. Layout under ``out_dir``::
+
+    images/train/000000.jpg ...      JPEG, quality 95, S x S
+    images/val/000000.jpg ...
+    synthetic_train.npz              HumanData
+    synthetic_val.npz
+    manifest.json                    generation arguments (written last)
+
+Camera: a pinhole at the origin, OpenCV axes, focal ``focal_ratio * S``,
+principal point at the image centre. Pixel coordinates in the files follow
+mmpose/OpenCV (pixel centres at integers), i.e. ``u = f x / z + S/2 - 0.5``.
+Ground truth is from the neutral model (``meta.gender = 'neutral'``): the
+images are rendered from it, so gendered evaluation would be wrong here.
+"""
+import json
+import os
+import os.path as osp
+from typing import Dict, Optional
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from mmhuman_imphmr.datasets.human_data_io import save_human_data
+from mmhuman_imphmr.utils.constants import NUM_JOINTS, NUM_OPENPOSE_JOINTS
+from .appearance import (sample_background, sample_part_colors,
+                         vertex_colors, vertex_parts)
+from .pose_sampler import (sample_betas, sample_body_pose,
+                           sample_global_orient)
+
+SPLITS = ('train', 'val')
+GENERATOR_VERSION = 1
+BBOX_EXPANSION = 1.2  # SPIN's scaleFactor: boxes are 1.2 x the tight box
+
+
+def _sample_params(seed: int, split: str, index: int,
+                   image_size: int, focal: float) -> Dict[str, np.ndarray]:
+    """Everything random about one image, from its own generator.
+
+    One generator per image (keyed by seed, split and index) makes the output
+    independent of the batch size.
+    """
+    rng = np.random.default_rng([seed, SPLITS.index(split), index])
+    orient, yaw = sample_global_orient(rng)
+    return dict(
+        global_orient=orient, yaw=np.float32(yaw),
+        body_pose=sample_body_pose(rng), betas=sample_betas(rng),
+        palette=sample_part_colors(rng),
+        background=sample_background(rng, image_size),
+        # Fraction of the image the person's larger side fills, and where
+        # its centre goes (as a fraction of the free margin).
+        fill=np.float32(rng.uniform(0.45, 0.9)),
+        offset=rng.uniform(-1.0, 1.0, 2).astype(np.float32),
+        light=np.array([rng.uniform(-0.6, 0.6), rng.uniform(-0.2, 0.7), 1.0],
+                       np.float32),
+        ambient=np.float32(rng.uniform(0.3, 0.6)))
+
+
+class _Renderer:
+    """Body model + rasterizer, built once per generation run."""
+
+    def __init__(self, body_model_root: str, image_size: int,
+                 focal: float) -> None:
+        from mmhuman_imphmr.body_models import SMPL
+        from mmhuman_imphmr.body_models.synthetic import \
+            ensure_synthetic_body_model
+        from mmhuman_imphmr.renderer import MeshRasterizer
+        root = ensure_synthetic_body_model(body_model_root)
+        self.body_model = SMPL(model_path=root, gender='neutral').eval()
+        self.faces = self.body_model.faces_tensor
+        weights = self.body_model.smpl.lbs_weights.detach().cpu().numpy()
+        self.parts = vertex_parts(weights)
+        self.rasterizer = MeshRasterizer(image_size=image_size,
+                                         focal_length=focal)
+        self.size, self.focal = image_size, focal
+
+    @torch.no_grad()
+    def __call__(self, params: list) -> Dict[str, np.ndarray]:
+        stack = {k: torch.from_numpy(np.stack([p[k] for p in params]))
+                 for k in ('global_orient', 'body_pose', 'betas')}
+        out = self.body_model(stack['global_orient'], stack['body_pose'],
+                              stack['betas'])
+        verts, joints = out['vertices'], out['joints']  # (B, V, 3), (B, 49, 3)
+        transl = self._place(verts, params)
+        verts = verts + transl[:, None]
+        joints = joints + transl[:, None]
+        colors = torch.from_numpy(np.stack(
+            [vertex_colors(self.parts, p['palette']) for p in params]))
+        background = torch.from_numpy(np.stack([p['background']
+                                                for p in params]))
+        fragments = self.rasterizer.rasterize(verts, self.faces)
+        light = torch.from_numpy(np.stack([p['light'] for p in params]))
+        ambient = torch.tensor([float(p['ambient']) for p in params])
+        image, mask = _shade(fragments, verts, self.faces, colors, background,
+                             light, ambient)
+        return dict(image=image.numpy(), mask=mask.numpy(),
+                    vertices=verts.numpy(), joints=joints.numpy(),
+                    transl=transl.numpy())
+
+    def _place(self, verts: torch.Tensor, params: list) -> torch.Tensor:
+        """Camera translation putting each body at its scale and offset."""
+        lo, hi = verts[..., :2].amin(1), verts[..., :2].amax(1)  # (B, 2)
+        extent = (hi - lo).amax(1)  # metres
+        mid = 0.5 * (lo + hi)
+        fill = torch.tensor([float(p['fill']) for p in params])
+        offset = torch.from_numpy(np.stack([p['offset'] for p in params]))
+        depth = self.focal * extent / (fill * self.size)
+        # Centre shift in pixels: up to the free margin, plus 5% of the image
+        # so that some people are truncated by the border.
+        margin = 0.5 * (1.0 - fill) * self.size + 0.05 * self.size
+        shift_px = offset * margin[:, None]
+        xy = shift_px * depth[:, None] / self.focal - mid
+        return torch.cat([xy, depth[:, None]], 1)
+
+
+def _shade(fragments: Dict[str, torch.Tensor], verts: torch.Tensor,
+           faces: torch.Tensor, colors: torch.Tensor, background: torch.Tensor,
+           light: torch.Tensor, ambient: torch.Tensor):
+    """Lambertian shading with one light per image, batched.
+
+    ``MeshRasterizer.render`` shades a batch with one light; the generator
+    wants a light per image, so it shades the rasterizer's fragments here:
+    colour = vertex colour x (ambient + (1 - ambient) max(0, -n . l)) with
+    smooth (area-weighted vertex) normals turned toward the camera.
+
+    Args:
+        fragments (dict): ``MeshRasterizer.rasterize`` output.
+        verts (Tensor[B, V, 3]), faces (Tensor[F, 3]), colors
+        (Tensor[B, V, 3]), background (Tensor[B, H, W, 3]), light
+        (Tensor[B, 3], direction of travel), ambient (Tensor[B]).
+
+    Returns:
+        tuple: ``image`` Tensor[B, H, W, 3] in [0, 1] and ``mask``
+        Tensor[B, H, W].
+    """
+    face_index, bary = fragments['face_index'], fragments['bary']
+    tri = verts[:, faces]  # (B, F, 3 corners, 3)
+    face_normal = torch.cross(tri[:, :, 1] - tri[:, :, 0],
+                              tri[:, :, 2] - tri[:, :, 0], dim=-1)
+    normals = torch.zeros_like(verts)
+    for k in range(3):
+        normals.index_add_(1, faces[:, k], face_normal)
+    light = torch.nn.functional.normalize(light.to(verts.dtype), dim=-1)
+    image = background.to(verts.dtype).clone()
+    b, i, j = (face_index >= 0).nonzero(as_tuple=True)
+    if b.numel():
+        vid = faces[face_index[b, i, j]]  # (P, 3)
+        w = bary[b, i, j].unsqueeze(-1)  # (P, 3, 1)
+        bb = b.unsqueeze(1)
+        normal = torch.nn.functional.normalize(
+            (normals[bb, vid] * w).sum(1), dim=-1)
+        point = (verts[bb, vid] * w).sum(1)
+        facing = torch.where((normal * point).sum(-1, keepdim=True) > 0,
+                             -1.0, 1.0)
+        normal = normal * facing  # toward the camera
+        lambert = (-(normal * light[b]).sum(-1)).clamp(min=0)
+        amb = ambient[b]
+        shade = amb + (1 - amb) * lambert
+        image[b, i, j] = ((colors[bb, vid] * w).sum(1) *
+                          shade.unsqueeze(-1)).clamp(0, 1)
+    return image, (face_index >= 0).to(verts.dtype)
+
+
+def _labels(rendered: Dict[str, np.ndarray], size: int,
+            focal: float) -> Dict[str, np.ndarray]:
+    """2D/3D keypoints and boxes of a rendered batch."""
+    joints = rendered['joints']  # (B, 49, 3), camera frame
+    centre = size / 2.0 - 0.5  # pixel-centre-at-integer convention
+    uv = focal * joints[..., :2] / joints[..., 2:3] + centre
+    inside = ((uv >= 0) & (uv <= size - 1)).all(-1).astype(np.float32)
+    kp2d = np.concatenate([uv, inside[..., None]], -1)
+    kp3d = np.concatenate([joints[:, NUM_OPENPOSE_JOINTS:],
+                           np.ones_like(joints[:, NUM_OPENPOSE_JOINTS:, :1])],
+                          -1)
+    verts = rendered['vertices']
+    vuv = focal * verts[..., :2] / verts[..., 2:3] + centre
+    vuv = np.clip(vuv, 0, size - 1)  # the visible part of the person
+    lo, hi = vuv.min(1), vuv.max(1)
+    side = BBOX_EXPANSION * (hi - lo).max(1)
+    mid = 0.5 * (lo + hi)
+    bbox = np.stack([mid[:, 0] - side / 2, mid[:, 1] - side / 2, side, side,
+                     np.ones_like(side)], 1)
+    return dict(keypoints2d=kp2d.astype(np.float32),
+                keypoints3d=kp3d.astype(np.float32),
+                bbox_xywh=bbox.astype(np.float32))
+
+
+def _generate_split(renderer: _Renderer, out_dir: str, split: str, num: int,
+                    seed: int, batch_size: int, focal: float) -> str:
+    size = renderer.size
+    img_dir = osp.join(out_dir, 'images', split)
+    os.makedirs(img_dir, exist_ok=True)
+    keys = ('global_orient', 'body_pose', 'betas', 'transl', 'keypoints2d',
+            'keypoints3d', 'bbox_xywh')
+    # Start every list with an empty row block so that num == 0 works.
+    empty_shapes = dict(global_orient=(0, 3), body_pose=(0, 69),
+                        betas=(0, 10), transl=(0, 3),
+                        keypoints2d=(0, NUM_JOINTS, 3),
+                        keypoints3d=(0, NUM_JOINTS - NUM_OPENPOSE_JOINTS, 4),
+                        bbox_xywh=(0, 5))
+    acc = {k: [np.zeros(empty_shapes[k], np.float32)] for k in keys}
+    image_paths = []
+    for start in tqdm(range(0, num, batch_size), desc=f'synthetic {split}',
+                      unit='batch', leave=False):
+        stop = min(num, start + batch_size)
+        params = [_sample_params(seed, split, i, size, focal)
+                  for i in range(start, stop)]
+        rendered = renderer(params)
+        labels = _labels(rendered, size, focal)
+        for j, i in enumerate(range(start, stop)):
+            rel = f'images/{split}/{i:06d}.jpg'
+            rgb = np.rint(rendered['image'][j] * 255).astype(np.uint8)
+            cv2.imwrite(osp.join(out_dir, rel), rgb[..., ::-1],
+                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            image_paths.append(rel)
+        for k in ('global_orient', 'body_pose', 'betas'):
+            acc[k].append(np.stack([p[k] for p in params]))
+        acc['transl'].append(rendered['transl'])
+        for k, v in labels.items():
+            acc[k].append(v)
+    arr = {k: np.concatenate(v).astype(np.float32) for k, v in acc.items()}
+    ann_file = osp.join(out_dir, f'synthetic_{split}.npz')
+    save_human_data(ann_file, dict(
+        image_path=np.array(image_paths),
+        bbox_xywh=arr['bbox_xywh'],
+        keypoints2d=arr['keypoints2d'],
+        keypoints2d_mask=np.ones(NUM_JOINTS, np.uint8),
+        keypoints2d_convention='smpl_49',
+        keypoints3d=arr['keypoints3d'],
+        keypoints3d_mask=np.ones(NUM_JOINTS - NUM_OPENPOSE_JOINTS, np.uint8),
+        keypoints3d_convention='smpl_24',
+        smpl=dict(global_orient=arr['global_orient'],
+                  body_pose=arr['body_pose'].reshape(-1, 23, 3),
+                  betas=arr['betas'], transl=arr['transl']),
+        meta=dict(gender=np.array(['neutral'] * num)),
+        config='synthetic',
+        misc=dict(focal_length=focal, principal_point=(size / 2.0 - 0.5,
+                                                       size / 2.0 - 0.5),
+                  image_size=size, seed=seed,
+                  generator_version=GENERATOR_VERSION)))
+    return ann_file
+
+
+def generate_synthetic_dataset(out_dir: str = 'data/synthetic',
+                               num_train: int = 2000,
+                               num_val: int = 200,
+                               image_size: int = 128,
+                               seed: int = 0,
+                               body_model_root: str =
+                               'data/body_models_synthetic',
+                               focal_ratio: float = 1.75,
+                               batch_size: int = 32) -> Dict[str, str]:
+    """Render the synthetic dataset; the same arguments give the same bytes.
+
+    Args:
+        out_dir (str): Output folder (see the module docstring).
+        num_train (int): Training images. Defaults to 2000.
+        num_val (int): Validation images. Defaults to 200.
+        image_size (int): Side ``S`` of the square images. Defaults to 128.
+        seed (int): Random seed. Defaults to 0.
+        body_model_root (str): Synthetic body-model root, generated when
+            missing. Defaults to ``'data/body_models_synthetic'``.
+        focal_ratio (float): Focal length over image side (1.75: a 32 degree
+            field of view, an assumption close to a normal photo lens).
+        batch_size (int): Bodies posed per batch (speed only).
+
+    Returns:
+        dict: ``train`` / ``val`` -> path of the ``.npz``.
+    """
+    if num_train < 0 or num_val < 0 or image_size < 16:
+        raise ValueError(f'generate_synthetic_dataset: need num_train, '
+                         f'num_val >= 0 and image_size >= 16, found '
+                         f'{num_train}, {num_val}, {image_size}')
+    os.makedirs(out_dir, exist_ok=True)
+    manifest_path = osp.join(out_dir, 'manifest.json')
+    if osp.exists(manifest_path):
+        os.remove(manifest_path)  # an interrupted run must not look done
+    focal = float(focal_ratio * image_size)
+    renderer = _Renderer(body_model_root, image_size, focal)
+    files = {}
+    for split, num in zip(SPLITS, (num_train, num_val)):
+        files[split] = _generate_split(renderer, out_dir, split, num, seed,
+                                       batch_size, focal)
+    with open(manifest_path, 'w') as f:
+        json.dump(_manifest(num_train, num_val, image_size, seed,
+                            focal_ratio), f, indent=1)
+    return files
+
+
+def _manifest(num_train: int, num_val: int, image_size: int, seed: int,
+              focal_ratio: float) -> dict:
+    return dict(num_train=int(num_train), num_val=int(num_val),
+                image_size=int(image_size), seed=int(seed),
+                focal_ratio=float(focal_ratio),
+                generator_version=GENERATOR_VERSION)
+
+
+def ensure_synthetic_dataset(out_dir: str = 'data/synthetic',
+                             num_train: int = 2000,
+                             num_val: int = 200,
+                             image_size: int = 128,
+                             seed: int = 0,
+                             body_model_root: str =
+                             'data/body_models_synthetic',
+                             focal_ratio: float = 1.75,
+                             batch_size: int = 32) -> Dict[str, str]:
+    """Generate the dataset unless ``out_dir`` already holds this exact one.
+
+    ``manifest.json`` (written after everything else) records the arguments;
+    a missing or different manifest means (re)generation.
+
+    Returns:
+        dict: ``train`` / ``val`` -> path of the ``.npz``.
+    """
+    wanted = _manifest(num_train, num_val, image_size, seed, focal_ratio)
+    files = {s: osp.join(out_dir, f'synthetic_{s}.npz') for s in SPLITS}
+    manifest_path = osp.join(out_dir, 'manifest.json')
+    found: Optional[dict] = None
+    if osp.exists(manifest_path):
+        with open(manifest_path) as f:
+            found = json.load(f)
+    if found == wanted and all(osp.exists(p) for p in files.values()):
+        return files
+    return generate_synthetic_dataset(out_dir, num_train, num_val, image_size,
+                                      seed, body_model_root, focal_ratio,
+                                      batch_size)
