@@ -7,15 +7,14 @@ from .human_image_dataset import HumanImageDataset
 from .keypoint_mapping import (CONVENTIONS, SMPL49_KEYPOINT_NAMES,
                                from_smpl49, to_smpl49)
 from .samplers import MixDatasetSampler
-from .synthetic import SyntheticHumanDataset  # noqa: E402  (after its base)
-from .synthetic import (SyntheticHumanDataset,  # noqa: F401
-                        ensure_synthetic_dataset,
+# after HumanImageDataset, its base class
+from .synthetic import (SyntheticHumanDataset, ensure_synthetic_dataset,
                         generate_synthetic_dataset)
 
 __all__ = [
-    'HumanImageDataset', 'SyntheticHumanDataset', 'MixDatasetSampler', 'HumanDataError',
-    'NumpyOnlyUnpickler', 'load_human_data', 'load_pickle_numpy_only',
-    'save_human_data', 'CONVENTIONS', 'SMPL49_KEYPOINT_NAMES', 'from_smpl49',
-    'to_smpl49', 'SyntheticHumanDataset', 'ensure_synthetic_dataset',
-    'generate_synthetic_dataset'
+    'HumanImageDataset', 'SyntheticHumanDataset', 'MixDatasetSampler',
+    'HumanDataError', 'NumpyOnlyUnpickler', 'load_human_data',
+    'load_pickle_numpy_only', 'save_human_data', 'CONVENTIONS',
+    'SMPL49_KEYPOINT_NAMES', 'from_smpl49', 'to_smpl49',
+    'ensure_synthetic_dataset', 'generate_synthetic_dataset'
 ]

@@ -98,7 +98,7 @@ class HumanImageDataset(BaseDataset):
 
     # -- loading ---------------------------------------------------------
     def full_init(self) -> None:
-        """Validate/cache the file and open its arrays (no per-sample dicts)."""
+        """Validate/cache the file and open its arrays (no per-sample dict)."""
         if self._fully_initialized:
             return
         self._cache_folder = load_or_build_cache(

@@ -1,4 +1,4 @@
-"""The one mapping between keypoint conventions: mmhuman3d's layouts <-> SPIN's 49.
+"""The one mapping between keypoint conventions: mmhuman3d's -> SPIN's 49.
 
 mmhuman3d stores the keypoints of a HumanData file in one of its named
 conventions. Its converters (``mmhuman3d/data/data_converters/*.py``) write
@@ -14,8 +14,8 @@ Supported source conventions (the names are mmhuman3d's):
 convention      K    files
 ==============  ===  =========================================================
 ``human_data``  190  every file written by mmhuman3d's converters
-                     (``eft_coco_all.npz``, ``eft_mpii.npz``, ``eft_lspet.npz``,
-                     ``h36m_train.npz``, ``mpi_inf_3dhp_train.npz``,
+                     (``eft_coco_all.npz``, ``eft_mpii.npz``,
+                     ``eft_lspet.npz``, ``h36m_train.npz``, ``mpi_inf_3dhp_train.npz``,
                      ``spin_*.npz``, ``pw3d_test.npz``) and by this project's
                      converters
 ``smpl_49``     49   SPIN's layout (25 OpenPose + 24 GT joints), ours

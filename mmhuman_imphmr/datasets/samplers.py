@@ -1,4 +1,4 @@
-"""A sampler that mixes the datasets of a ``ConcatDataset`` with fixed ratios."""
+"""A sampler mixing the datasets of a ``ConcatDataset`` with fixed ratios."""
 import math
 from typing import Iterator, Optional, Sequence, Sized
 
@@ -57,8 +57,9 @@ class MixDatasetSampler:
                              f'concatenates {sizes.size} datasets {names}')
         if (partition < 0).any() or partition.sum() <= 0 or \
                 not np.isfinite(partition).all():
-            raise ValueError(f'MixDatasetSampler: partition {partition.tolist()}'
-                             f' must be finite, >= 0 and not all zero')
+            raise ValueError(f'MixDatasetSampler: partition '
+                             f'{partition.tolist()} must be finite, >= 0 '
+                             f'and not all zero')
         if sizes.sum() == 0:
             raise ValueError('MixDatasetSampler: the dataset is empty')
         for p, size, name in zip(partition, sizes, names):

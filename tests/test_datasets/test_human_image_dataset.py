@@ -1,4 +1,4 @@
-"""HumanImageDataset on mmhuman3d-style files, keypoint mapping, mixing sampler."""
+"""HumanImageDataset on mmhuman3d-style files, keypoint map, mix sampler."""
 import numpy as np
 import pytest
 from mmengine.dataset import ConcatDataset
@@ -74,7 +74,8 @@ def test_dataset_reads_mmhuman3d_file(tmp_path, compressed):
         x, y, w, h = src['bbox'][i, :4]
         np.testing.assert_allclose(info['bbox'], [[x, y, x + w, y + h]],
                                    rtol=1e-6)
-        assert info['bbox'].shape == (1, 4) and info['bbox_score'].shape == (1, )
+        assert info['bbox'].shape == (1, 4)
+        assert info['bbox_score'].shape == (1, )
         assert info['img_path'] == f'data/coco/images/{i:03d}.jpg'
         # The mask zeroes the OpenPose joints; the GT joints keep their values.
         conf = src['kp49'][i, :, 2] * src['mask49']
@@ -148,7 +149,8 @@ def _concat(tmp_path, sizes):
     for d, n in enumerate(sizes):
         write_mmhuman3d_file(tmp_path / f'd{d}.npz', num=n, seed=d,
                              genders=['m'] * n)
-        datasets.append(HumanImageDataset(ann_file=str(tmp_path / f'd{d}.npz')))
+        datasets.append(
+            HumanImageDataset(ann_file=str(tmp_path / f'd{d}.npz')))
     return ConcatDataset(datasets)
 
 

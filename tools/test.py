@@ -1,0 +1,94 @@
+"""Evaluate a checkpoint (mmpose 1.x ``tools/test.py`` layout).
+
+Examples::
+
+    python tools/test.py configs/imphmr_r50_mix.py work_dirs/x/best.pth \
+        --out work_dirs/x/metrics.json --dump work_dirs/x/predictions.pkl
+    bash tools/dist_test.sh CONFIG CHECKPOINT 8 --out metrics.json
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import is_main_process  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+# tools/ is this script's folder, hence on sys.path: share train.py's fix.
+from train import (use_restricted_checkpoint_loader,  # noqa: E402
+                   use_cpu_distributed)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Evaluate a checkpoint')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='write the metrics to this .json')
+    parser.add_argument(
+        '--dump', help='write the predictions (data samples) to this .pkl')
+    parser.add_argument('--work-dir', help='the dir to save logs')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
+                                               'mpi'], default='none',
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Merge command-line arguments into the config."""
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.dump is not None:
+        if not args.dump.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--dump must end with .pkl, got {args.dump}')
+        dump = dict(type='DumpResults', out_file_path=args.dump)
+        evaluator = cfg.test_evaluator
+        if isinstance(evaluator, dict):
+            metrics = evaluator.get('metrics', evaluator)
+            metrics = metrics if isinstance(metrics, list) else [metrics]
+            cfg.test_evaluator = [*metrics, dump] if 'metrics' not in \
+                evaluator else dict(evaluator, metrics=[*metrics, dump])
+        else:
+            cfg.test_evaluator = [*evaluator, dump]
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    use_cpu_distributed(cfg)
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    from mmhuman_imphmr.utils import register_all_modules
+    register_all_modules()
+    cfg = merge_args(Config.fromfile(args.config), args)
+    use_restricted_checkpoint_loader()
+    # runner_type (default_runtime.py: FaultTolerantRunner, atomic
+    # checkpoints) is built from RUNNERS, as mmpose's tools do.
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
+        Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if args.out and is_main_process():
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+        print(f'metrics written to {args.out}')
+
+
+if __name__ == '__main__':
+    main()
