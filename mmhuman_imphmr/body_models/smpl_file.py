@@ -273,7 +273,14 @@ def load_smpl_model_file(path: str) -> Dict[str, Array]:
         raise _missing(path, 'SMPL model file')
     ext = osp.splitext(path)[1].lower()
     if ext == '.pkl':
-        data = safe_load_pickle(path)
+        try:
+            data = safe_load_pickle(path)
+        except (EOFError, ValueError, TypeError, IndexError,
+                pickle.UnpicklingError) as exc:
+            if 'refusing' in str(exc):  # a disallowed global: keep as is
+                raise
+            raise _invalid(path, f'not a readable SMPL pickle '
+                           f'({type(exc).__name__}: {exc})') from exc
     elif ext == '.npz':
         try:
             with np.load(path, allow_pickle=False) as npz:

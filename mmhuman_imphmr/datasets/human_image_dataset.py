@@ -1,5 +1,6 @@
 """One HumanData ``.npz`` file as an MMEngine dataset."""
 import os.path as osp
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -43,6 +44,15 @@ class HumanImageDataset(BaseDataset):
         cache_dir (str, optional): Root of the array cache; default
             ``<ann_file folder>/.humandata_cache`` (or ``~/.cache/...`` when
             that folder is read-only).
+        on_missing_image (str): ``'raise'`` (default): a missing image fails
+            when the dataset is built (all paths are checked with one
+            ``stat`` each), an unreadable one when it is loaded, naming the
+            file and sample index. ``'skip'``: such samples are counted
+            with a warning and another sample is served instead (training
+            only; mmengine refuses replacements in ``test_mode``).
+        check_images (bool): Check that every image exists at build time
+            (one ``stat`` per file). Defaults to False (annotation-only uses
+            and tests have no images); training configs should set True.
         data_root, metainfo, indices, test_mode, lazy_init, max_refetch: As
             in :class:`mmengine.dataset.BaseDataset`; ``indices`` may be an
             int (first n samples) or a sequence of indices.
@@ -69,12 +79,21 @@ class HumanImageDataset(BaseDataset):
                  dataset_name: Optional[str] = None,
                  keypoint_convention: Optional[str] = None,
                  cache_dir: Optional[str] = None,
+                 on_missing_image: str = 'raise',
+                 check_images: bool = False,
                  data_root: Optional[str] = '',
                  metainfo: Optional[dict] = None,
                  indices: Optional[Union[int, Sequence[int]]] = None,
                  test_mode: bool = False,
                  lazy_init: bool = False,
                  max_refetch: int = 1000) -> None:
+        if on_missing_image not in ('raise', 'skip'):
+            raise ValueError(f'{ann_file}: on_missing_image must be "raise" '
+                             f'or "skip", found {on_missing_image!r}')
+        self.on_missing_image = on_missing_image
+        self.check_images = check_images
+        self._bad_images: set = set()
+        self._num_skipped = 0
         self.keypoint_convention = keypoint_convention
         self.cache_dir = cache_dir
         self.dataset_name = dataset_name or osp.splitext(
@@ -120,6 +139,60 @@ class HumanImageDataset(BaseDataset):
         self._sample_index = index
         self._num_samples = num if index is None else int(index.size)
         self._fully_initialized = True
+        if self.check_images:
+            self._check_image_files()
+
+    def _check_image_files(self) -> None:
+        """Find missing images now rather than hours into training."""
+        prefix = self.data_prefix.get('img_path', '')
+        paths = self.arrays['image_path']
+        index = range(self._num_samples) if self._sample_index is None \
+            else self._sample_index
+        missing = [(i, osp.join(prefix, str(paths[int(j)])))
+                   for i, j in enumerate(index)
+                   if not osp.isfile(osp.join(prefix, str(paths[int(j)])))]
+        if not missing:
+            return
+        listing = ', '.join(f'sample index {i}: {p}' for i, p in missing[:5])
+        msg = (f'{self.ann_file}: {len(missing)} of {self._num_samples} '
+               f'images not found (data_prefix.img_path={prefix!r}), e.g. '
+               f'{listing}')
+        if self.on_missing_image == 'raise':
+            raise FileNotFoundError(
+                msg + '. Fix data_prefix / the files, or set '
+                'on_missing_image="skip" to train without them.')
+        if len(missing) == self._num_samples:
+            raise FileNotFoundError(msg + ': no image left to train on')
+        warnings.warn(msg + '; they are skipped (on_missing_image="skip")')
+        self._bad_images.update(i for i, _ in missing)
+
+    def prepare_data(self, idx: int) -> Optional[dict]:
+        """The pipeline's output, or None for a skipped bad image."""
+        info = self.get_data_info(idx)
+        path = info['img_path']
+        if idx in self._bad_images:
+            return self._skip(idx, path, 'image not found')
+        try:
+            return self.pipeline(info)
+        except Exception as exc:
+            # An error of the image load names the file (mmpose LoadImage
+            # re-raises with the path); other pipeline errors pass through.
+            if path not in str(exc) and osp.isfile(path):
+                raise
+            if self.on_missing_image == 'raise':
+                raise type(exc)(
+                    f'{self.ann_file}: sample index {idx}: cannot read image '
+                    f'{path}: {exc}') if isinstance(exc, (
+                        OSError, ValueError, AssertionError)) else exc
+            self._bad_images.add(idx)
+            return self._skip(idx, path, f'unreadable ({exc})')
+
+    def _skip(self, idx: int, path: str, why: str) -> None:
+        self._num_skipped += 1
+        warnings.warn(f'{self.ann_file}: sample index {idx}: {path}: {why}; '
+                      f'serving another sample ({self._num_skipped} skipped '
+                      f'in this process)')
+        return None
 
     def load_data_list(self) -> List[dict]:
         """Not used: samples are read lazily by :meth:`get_data_info`."""

@@ -1,1 +1,23 @@
+"""Engine components used by MMEngine's Runner: hooks, the fault-tolerant
+runner, safe checkpoint loading, atomic writes and the non-finite loss
+check."""
+from .atomic_io import (atomic_dump_json, atomic_write, atomic_write_bytes,
+                        atomic_write_text)
+from .fault_tolerant_runner import (FaultTolerantRunner,
+                                    find_resumable_checkpoint)
+from .hooks import AtomicCheckpointHook, EpochSeedHook, MeshVisualizationHook
+from .nonfinite_loss import (NonFiniteCheckDDP, NonFiniteLossError,
+                             NonFiniteLossMixin, checked_train_step)
+from .safe_load import (CheckpointMismatchError, check_state_dict,
+                        checkpoint_safe_globals, load_state_dict_checked,
+                        mmengine_checkpoint_globals, safe_load_checkpoint)
 
+__all__ = [
+    'MeshVisualizationHook', 'AtomicCheckpointHook', 'EpochSeedHook',
+    'FaultTolerantRunner', 'find_resumable_checkpoint', 'atomic_write',
+    'atomic_write_bytes', 'atomic_write_text', 'atomic_dump_json',
+    'NonFiniteLossMixin', 'NonFiniteCheckDDP', 'NonFiniteLossError',
+    'checked_train_step', 'CheckpointMismatchError', 'check_state_dict',
+    'checkpoint_safe_globals', 'load_state_dict_checked',
+    'mmengine_checkpoint_globals', 'safe_load_checkpoint'
+]

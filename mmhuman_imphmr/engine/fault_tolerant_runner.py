@@ -1,0 +1,177 @@
+"""An MMEngine ``Runner`` whose checkpoints survive kills and load safely."""
+import glob
+import os
+import os.path as osp
+import re
+import zipfile
+from collections import OrderedDict
+from typing import Callable, List, Optional, Union
+
+from mmengine.fileio import get_file_backend
+from mmengine.fileio.backends import LocalBackend
+from mmengine.model import is_model_wrapper
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from .atomic_io import _fsync_dir
+from .safe_load import checkpoint_safe_globals, load_state_dict_checked
+
+TMP_MARK = '.tmp-'
+
+
+@RUNNERS.register_module()
+class FaultTolerantRunner(Runner):
+    """``Runner`` with atomic checkpoints, safe loading and robust resume.
+
+    Select it with ``runner_type = 'FaultTolerantRunner'`` in a config
+    (``tools/train.py`` / ``tools/test.py`` build ``RUNNERS`` when the key is
+    set, as mmpose's do). Differences from MMEngine's ``Runner``:
+
+    * :meth:`save_checkpoint` writes ``.<name>.tmp-<pid>`` in the same folder
+      and ``os.replace``-s it onto ``<name>`` after an ``fsync``, so a kill
+      during a save leaves every earlier checkpoint complete (local files;
+      other storage backends keep MMEngine's write).
+    * every checkpoint load (``load_from``, resume) is weights-only with the
+      MMEngine classes allow-listed (:mod:`.safe_load`); torch's global
+      default is left alone.
+    * ``load_from`` of a checkpoint that does not fit the model raises
+      :class:`~.safe_load.CheckpointMismatchError` naming the missing,
+      unexpected and shape-mismatching keys. Set ``load_from_strict=False``
+      in the config to load the matching keys with a warning instead (a
+      shape mismatch still raises). Resuming is always strict.
+    * ``--resume`` without a path (``resume=True``, ``load_from=None``) takes
+      the checkpoint named by ``work_dir/last_checkpoint``; when that file is
+      missing, empty or names a missing / truncated file, it falls back to
+      the newest complete ``*.pth`` in ``work_dir`` (with a warning).
+
+    Exact resume: together with :class:`EpochSeedHook` and checkpoints at
+    epoch ends, a resumed run repeats the uninterrupted run bit for bit on
+    CPU (see ``docs`` of that hook for the conditions).
+    """
+
+    # -- saving ----------------------------------------------------------
+    def save_checkpoint(self,
+                        out_dir: str,
+                        filename: str,
+                        file_client_args: Optional[dict] = None,
+                        save_optimizer: bool = True,
+                        save_param_scheduler: bool = True,
+                        meta: Optional[dict] = None,
+                        by_epoch: bool = True,
+                        backend_args: Optional[dict] = None) -> None:
+        """Save like MMEngine's ``Runner`` but atomically (see class doc)."""
+        backend = get_file_backend(out_dir, backend_args=backend_args)
+        if file_client_args is not None or not isinstance(
+                backend, LocalBackend):
+            return super().save_checkpoint(
+                out_dir, filename, file_client_args, save_optimizer,
+                save_param_scheduler, meta, by_epoch, backend_args)
+        final = osp.join(out_dir, filename)
+        tmp_name = f'.{osp.basename(filename)}{TMP_MARK}{os.getpid()}'
+        tmp = osp.join(osp.dirname(final), tmp_name)
+        try:
+            super().save_checkpoint(
+                osp.dirname(final), tmp_name, None, save_optimizer,
+                save_param_scheduler, meta, by_epoch, backend_args)
+            with open(tmp, 'rb+') as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+            _fsync_dir(osp.dirname(final))
+        finally:
+            if osp.exists(tmp):
+                os.remove(tmp)
+
+    # -- loading ---------------------------------------------------------
+    def load_checkpoint(self,
+                        filename: str,
+                        map_location: Union[str, Callable] = 'cpu',
+                        strict: bool = False,
+                        revise_keys: list = [(r'^module.', '')]) -> dict:
+        """Load ``filename`` weights-only and check it fits the model.
+
+        ``strict`` is ignored in favour of the config's
+        ``load_from_strict`` (default True); see the class docstring.
+        """
+        with checkpoint_safe_globals():
+            checkpoint = _load_checkpoint(filename, map_location=map_location)
+        if not isinstance(checkpoint, dict):
+            raise ValueError(f'{filename}: expected a dict checkpoint, found '
+                             f'{type(checkpoint).__name__}')
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(self.model) \
+            else self.model
+        state = checkpoint.get('state_dict', checkpoint)
+        revised = OrderedDict()
+        for key, value in state.items():
+            for pattern, repl in revise_keys:
+                key = re.sub(pattern, repl, key)
+            revised[key] = value
+        strict_cfg = bool(self.cfg.get('load_from_strict', True)) \
+            if self.cfg is not None else True
+        message = load_state_dict_checked(
+            model, revised, source=str(filename),
+            strict=strict_cfg or self._resume)
+        if message:
+            self.logger.warning(message)
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint
+
+    def resume(self, filename: str, resume_optimizer: bool = True,
+               resume_param_scheduler: bool = True,
+               map_location: Union[str, Callable] = 'default') -> None:
+        """Resume with MMEngine's classes allow-listed for this load."""
+        with checkpoint_safe_globals():
+            super().resume(filename, resume_optimizer,
+                           resume_param_scheduler, map_location)
+
+    def load_or_resume(self) -> None:
+        """Resolve ``--resume`` without a path robustly (see class doc)."""
+        if self._has_loaded:
+            return None
+        if self._resume and self._load_from is None:
+            found = find_resumable_checkpoint(self.work_dir, self.logger)
+            if found is None:
+                self.logger.warning(f'--resume: no checkpoint in '
+                                    f'{self.work_dir}, training from scratch')
+            self._load_from = found
+            if found is None:
+                self._resume = False
+        return super().load_or_resume()
+
+
+def _is_complete(path: str) -> bool:
+    """A torch zip checkpoint with its end record (not truncated)."""
+    return osp.isfile(path) and zipfile.is_zipfile(path)
+
+
+def find_resumable_checkpoint(work_dir: str, logger=None) -> Optional[str]:
+    """The checkpoint ``--resume`` should continue from, or None.
+
+    ``work_dir/last_checkpoint`` wins when it names a complete file;
+    otherwise the newest complete ``*.pth`` in ``work_dir`` (temporary
+    ``.*.tmp-*`` files never count).
+    """
+    def warn(msg: str) -> None:
+        if logger is not None:
+            logger.warning(msg)
+
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
+        if named and _is_complete(named):
+            return named
+        warn(f'{pointer} names {named!r}, which is missing or incomplete; '
+             f'looking for the newest complete checkpoint instead')
+    candidates: List[str] = [
+        p for p in glob.glob(osp.join(work_dir, '*.pth'))
+        if TMP_MARK not in osp.basename(p)
+    ]
+    candidates.sort(key=osp.getmtime, reverse=True)
+    for path in candidates:
+        if _is_complete(path):
+            return path
+        warn(f'skipping incomplete checkpoint {path}')
+    return None

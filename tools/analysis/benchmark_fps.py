@@ -1,0 +1,331 @@
+"""Inference speed (paper Tables 6/7) and training-step cost of several models.
+
+Protocol of the paper's speed tables: batch 1, a 224 x 224 crop, warm-up
+iterations, then ``--iters`` timed forward passes (``torch.cuda.synchronize``
+around the clock on GPU). Each model runs ``--repeats`` rounds and the best
+round is reported (best-of-N: the least disturbed by other processes on a
+shared machine; the rounds of all models are interleaved so that they
+share the same load). One pass is the full inference path: backbone, neck at
+``phi = 0``, regressor and the SMPL mesh (``ImpHMR.predict``).
+
+Models are built from their configs with pretrained initialisation off and
+the synthetic body model (generated if missing), so the script runs
+anywhere; the body model's files do not change the cost. Default models:
+``imphmr_r50_mix`` (4 x 4 map), ``baseline_r50_mix``, ``ptn_r50_mix`` and
+ImpHMR with rendered maps of 1, 2 and 6 (``model.neck.map_size``).
+
+``--train-step`` also measures one optimisation step (loss with every view
+term, backward, Adam) at ``--batch-size`` on a made-up labelled/unlabelled
+batch, and the peak memory: ``torch.cuda.max_memory_allocated`` on GPU, the
+process high-water mark ``ru_maxrss`` on CPU. Each model is measured in a
+fresh subprocess so high-water marks do not mix.
+
+Usage::
+
+    python tools/analysis/benchmark_fps.py --out work_dirs/benchmark.json
+    python tools/analysis/benchmark_fps.py --train-step --batch-size 8
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import resource
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEFAULT_MODELS = [
+    # label, config, cfg overrides (dotted keys)
+    ('imphmr_r50_mix', 'configs/imphmr_r50_mix.py', {}),
+    ('baseline_r50_mix', 'configs/baseline_r50_mix.py', {}),
+    ('ptn_r50_mix', 'configs/ptn_r50_mix.py', {}),
+    ('imphmr_r50_mix map1', 'configs/imphmr_r50_mix.py',
+     {'model.neck.map_size': 1}),
+    ('imphmr_r50_mix map2', 'configs/imphmr_r50_mix.py',
+     {'model.neck.map_size': 2}),
+    ('imphmr_r50_mix map6', 'configs/imphmr_r50_mix.py',
+     {'model.neck.map_size': 6}),
+]
+BASELINE_LABEL = 'baseline_r50_mix'
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--configs', nargs='+', default=None,
+                        help='config files (default: the paper models); '
+                        'the label is the file stem')
+    parser.add_argument('--map-sizes', type=int, nargs='*', default=None,
+                        help='with --configs: also each config with these '
+                        'neck.map_size values')
+    parser.add_argument('--baseline', default=BASELINE_LABEL,
+                        help='label the fps ratio is relative to')
+    parser.add_argument('--warmup', type=int, default=10)
+    parser.add_argument('--iters', type=int, default=50)
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='timed rounds; the best is reported')
+    parser.add_argument('--input-size', type=int, default=224)
+    parser.add_argument('--device', default=None,
+                        help='default: cuda if available, else cpu')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch.set_num_threads (CPU)')
+    parser.add_argument('--body-model-root',
+                        default='data/body_models_synthetic')
+    parser.add_argument('--train-step', action='store_true',
+                        help='also time a training step per model '
+                        '(subprocess each)')
+    parser.add_argument('--batch-size', type=int, default=8,
+                        help='batch of the training step')
+    parser.add_argument('--train-iters', type=int, default=3)
+    parser.add_argument('--out', default='work_dirs/benchmark_fps.json')
+    parser.add_argument('--worker', default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def model_list(args: argparse.Namespace) -> List[tuple]:
+    if args.configs is None:
+        return list(DEFAULT_MODELS)
+    models = []
+    for config in args.configs:
+        stem = osp.splitext(osp.basename(config))[0]
+        models.append((stem, config, {}))
+        for size in args.map_sizes or []:
+            models.append((f'{stem} map{size}', config,
+                           {'model.neck.map_size': size}))
+    return models
+
+
+def device_name(device: str) -> str:
+    if device.startswith('cuda'):
+        return torch.cuda.get_device_name(torch.device(device))
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def build_model(config: str, overrides: Dict, body_model_root: str,
+                device: str) -> torch.nn.Module:
+    """The estimator of ``config`` without pretrained weights."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmhuman_imphmr.body_models import ensure_synthetic_body_model
+    from mmhuman_imphmr.registry import MODELS
+    from mmhuman_imphmr.utils.setup_env import register_all_modules
+    path = config if osp.isabs(config) or osp.exists(config) else osp.join(
+        ROOT, config)
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict(dict(overrides))
+    init_default_scope('mmhuman_imphmr')
+    register_all_modules(init_default_scope=False)
+    if 'synthetic' in osp.basename(osp.normpath(body_model_root)):
+        ensure_synthetic_body_model(body_model_root)
+    cfg.model.init_cfg = None
+    cfg.model.head.body_model.model_path = body_model_root
+    cfg.model.head.mean_params = osp.join(body_model_root,
+                                          'smpl_mean_params.npz')
+    return MODELS.build(cfg.model).to(device)
+
+
+def _sync(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+@torch.no_grad()
+def time_inference(models: List[torch.nn.Module], device: str, size: int,
+                   warmup: int, iters: int,
+                   repeats: int) -> List[Dict[str, float]]:
+    """Best-of-``repeats`` fps of ``iters`` batch-1 passes, per model.
+
+    The rounds are interleaved (round r of every model, then round r + 1),
+    so on a shared machine every model sees the same spread of load.
+    """
+    from mmhuman_imphmr.structures import MeshDataSample
+    inputs = torch.randn(1, 3, size, size, device=device)
+    for model in models:
+        model.eval()
+        for _ in range(warmup):
+            model.predict(inputs, [MeshDataSample()])
+    rounds: List[List[float]] = [[] for _ in models]
+    for _ in range(repeats):
+        for m, model in enumerate(models):
+            _sync(device)
+            start = time.perf_counter()
+            for _ in range(iters):
+                model.predict(inputs, [MeshDataSample()])
+            _sync(device)
+            rounds[m].append(time.perf_counter() - start)
+    out = []
+    for times in rounds:
+        best = min(times)
+        out.append(dict(fps=iters / best, ms_per_image=1000 * best / iters,
+                        fps_mean=iters * len(times) / sum(times)))
+    return out
+
+
+def fake_batch(batch: int, size: int, device: str):
+    """Inputs and samples: first half with SMPL labels, second half without
+    (so every loss term of ImpHMR runs: L_reg, L_imag + silhouette, L_cons)."""
+    from mmhuman_imphmr.structures import MeshDataSample
+    gen = torch.Generator().manual_seed(0)
+    samples = []
+    for i in range(batch):
+        s = MeshDataSample()
+        labelled = float(i < max(1, batch // 2))
+        kp2d = torch.rand(49, 3, generator=gen) * 1.6 - 0.8
+        kp2d[:, 2] = 1.0
+        s.gt_keypoints2d = kp2d
+        s.gt_keypoints3d = torch.cat(
+            [torch.randn(24, 3, generator=gen) * 0.3, torch.ones(24, 1)], 1)
+        s.gt_global_orient = torch.tensor([3.1416, 0.0, 0.0])
+        s.gt_body_pose = torch.randn(69, generator=gen) * 0.1
+        s.gt_betas = torch.randn(10, generator=gen) * 0.5
+        s.has_smpl = torch.tensor(labelled)
+        s.has_kp3d = torch.tensor(labelled)
+        samples.append(s.to(device))
+    return torch.randn(batch, 3, size, size, device=device), samples
+
+
+def time_train_step(model, device: str, size: int, batch: int,
+                    iters: int) -> Dict[str, float]:
+    """Best time of ``iters`` steps (after a warm-up step), peak memory."""
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-5)
+    inputs, samples = fake_batch(batch, size, device)
+    if device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for step in range(iters + 1):
+        _sync(device)
+        start = time.perf_counter()
+        losses = model.loss(inputs, samples)
+        loss = sum(v for k, v in losses.items() if k.startswith('loss'))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        _sync(device)
+        if step > 0:  # the first step allocates (warm-up)
+            times.append(time.perf_counter() - start)
+    if device.startswith('cuda'):
+        peak = torch.cuda.max_memory_allocated() / 2**20
+        kind = 'torch.cuda.max_memory_allocated'
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        kind = 'ru_maxrss (process high-water mark)'
+    return dict(step_s=min(times), step_s_mean=sum(times) / len(times),
+                peak_memory_mb=peak, memory_kind=kind,
+                loss_terms=sorted(losses))
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    """Subprocess: one model's training step, JSON on the last stdout line."""
+    spec = json.loads(args.worker)
+    model = build_model(spec['config'], spec['overrides'],
+                        args.body_model_root, args.device)
+    result = time_train_step(model, args.device, args.input_size,
+                             args.batch_size, args.train_iters)
+    print(json.dumps(result))
+
+
+def train_step_subprocess(args, label: str, config: str,
+                          overrides: Dict) -> Dict:
+    argv = [sys.executable, osp.abspath(__file__), '--worker',
+            json.dumps(dict(config=config, overrides=overrides)),
+            '--device', args.device, '--input-size', str(args.input_size),
+            '--batch-size', str(args.batch_size), '--train-iters',
+            str(args.train_iters), '--body-model-root', args.body_model_root]
+    if args.threads:
+        argv += ['--threads', str(args.threads)]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, 'PYTHONPATH': ROOT + os.pathsep
+                               + os.environ.get('PYTHONPATH', '')})
+    if proc.returncode != 0:
+        raise RuntimeError(f'training-step benchmark of {label} failed:\n'
+                           f'{proc.stderr[-3000:]}')
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def print_table(results: List[Dict], train: bool) -> None:
+    head = f'{"model":<24}{"fps":>9}{"ms/img":>9}{"ratio":>8}'
+    if train:
+        head += f'{"step s":>9}{"peak MB":>10}'
+    print(head)
+    print('-' * len(head))
+    for r in results:
+        ratio = r.get('ratio_to_baseline')
+        ratio = '-' if ratio is None else f'{ratio:.3f}'
+        line = (f'{r["label"]:<24}{r["fps"]:>9.2f}{r["ms_per_image"]:>9.1f}'
+                f'{ratio:>8}')
+        if train:
+            line += (f'{r["train"]["step_s"]:>9.3f}'
+                     f'{r["train"]["peak_memory_mb"]:>10.0f}')
+        print(line)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict:
+    args = parse_args(argv)
+    if args.device is None:
+        args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.worker is not None:
+        run_worker(args)
+        return {}
+    specs = model_list(args)
+    models, results = [], []
+    for label, config, overrides in specs:
+        model = build_model(config, overrides, args.body_model_root,
+                            args.device)
+        models.append(model)
+        results.append(dict(label=label, config=config, overrides=overrides,
+                            params_m=sum(p.numel()
+                                         for p in model.parameters()) / 1e6))
+    timings = time_inference(models, args.device, args.input_size,
+                             args.warmup, args.iters, args.repeats)
+    del models
+    for entry, timing, (label, config, overrides) in zip(results, timings,
+                                                         specs):
+        entry.update(timing)
+        if args.train_step:
+            entry['train'] = train_step_subprocess(args, label, config,
+                                                   overrides)
+    base = [r for r in results if r['label'] == args.baseline]
+    for r in results:
+        r['ratio_to_baseline'] = r['fps'] / base[0]['fps'] if base else None
+    report = dict(
+        protocol=dict(batch=1, input_size=args.input_size,
+                      warmup=args.warmup, iters=args.iters,
+                      repeats=args.repeats,
+                      reported='best round (rounds interleaved)',
+                      timed='ImpHMR.predict (backbone, neck at phi=0, '
+                      'regressor, SMPL mesh)', baseline=args.baseline,
+                      train_batch_size=args.batch_size if args.train_step
+                      else None),
+        device=args.device, device_name=device_name(args.device),
+        torch_version=torch.__version__, threads=torch.get_num_threads(),
+        results=results)
+    print_table(results, args.train_step)
+    print(f'device: {report["device_name"]} ({args.device}), torch '
+          f'{torch.__version__}, {report["threads"]} threads')
+    folder = osp.dirname(osp.abspath(args.out))
+    os.makedirs(folder, exist_ok=True)
+    tmp = args.out + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(report, f, indent=1)
+    os.replace(tmp, args.out)
+    print(f'wrote {args.out}')
+    return report
+
+
+if __name__ == '__main__':
+    main()
