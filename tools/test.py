@@ -7,7 +7,6 @@ Examples::
     bash tools/dist_test.sh CONFIG CHECKPOINT 8 --out metrics.json
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
@@ -16,12 +15,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
-# tools/ is this script's folder, hence on sys.path: share train.py's fix.
-from train import (use_restricted_checkpoint_loader,  # noqa: E402
-                   use_cpu_distributed)
+from mmhuman_imphmr.engine.atomic_io import atomic_dump_json  # noqa: E402
+from mmhuman_imphmr.engine.launch import (build_runner,  # noqa: E402
+                                          use_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -77,16 +74,10 @@ def main() -> None:
     from mmhuman_imphmr.utils import register_all_modules
     register_all_modules()
     cfg = merge_args(Config.fromfile(args.config), args)
-    use_restricted_checkpoint_loader()
-    # runner_type (default_runtime.py: FaultTolerantRunner, atomic
-    # checkpoints) is built from RUNNERS, as mmpose's tools do.
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
-        Runner.from_cfg(cfg)
-    metrics = runner.test()
+    metrics = build_runner(cfg).test()
     if args.out and is_main_process():
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+        atomic_dump_json({k: float(v) for k, v in metrics.items()}, args.out)
         print(f'metrics written to {args.out}')
 
 

@@ -7,6 +7,7 @@ import zipfile
 from collections import OrderedDict
 from typing import Callable, List, Optional, Union
 
+from mmengine.dist import is_main_process
 from mmengine.fileio import get_file_backend
 from mmengine.fileio.backends import LocalBackend
 from mmengine.model import is_model_wrapper
@@ -74,6 +75,10 @@ class FaultTolerantRunner(Runner):
             super().save_checkpoint(
                 osp.dirname(final), tmp_name, None, save_optimizer,
                 save_param_scheduler, meta, by_epoch, backend_args)
+            if not is_main_process():
+                # MMEngine writes checkpoints on rank 0 only (the other
+                # ranks still run the state collection above).
+                return
             with open(tmp, 'rb+') as f:
                 os.fsync(f.fileno())
             os.replace(tmp, final)

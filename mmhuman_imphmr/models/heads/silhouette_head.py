@@ -23,8 +23,11 @@ class SilhouetteHead(BaseModule):
     Choices the paper leaves open (named arguments):
 
     * Widths: five ``ConvTranspose2d(k=4, s=2, p=1) + BN + ReLU`` blocks of
-      ``channels`` (default 256 each; DESIGN §3 assumption), i.e. the paper's
-      5 layers literally, each doubling the size: 4 -> 128.
+      ``channels`` (default 256, 128, 64, 32, 16: an assumption, halving the
+      width as the resolution doubles keeps every block at the same cost;
+      a constant 256 makes this training-only branch cost as much as the
+      ResNet-50 backward), i.e. the paper's 5 layers literally, each
+      doubling the size: 4 -> 128.
     * Output: a ReLU cannot end a logit/probability layer (it would clamp
       half of the range to a constant), so a ``1 x 1`` convolution after the
       fifth block maps the features to one logit channel, with no BN/ReLU.
@@ -37,7 +40,7 @@ class SilhouetteHead(BaseModule):
     Args:
         in_channels (int): Channels of the rendered map. Defaults to 2048.
         channels (Sequence[int]): Width of each deconv block. Defaults to
-            ``(256,) * 5``.
+            ``(256, 128, 64, 32, 16)``.
         input_size (int): Side the map is resized to. Defaults to 4.
         out_size (int): Output side; must equal
             ``input_size * 2 ** len(channels)``. Defaults to 128.
@@ -51,7 +54,7 @@ class SilhouetteHead(BaseModule):
 
     def __init__(self,
                  in_channels: int = 2048,
-                 channels: Sequence[int] = (256, ) * 5,
+                 channels: Sequence[int] = (256, 128, 64, 32, 16),
                  input_size: int = 4,
                  out_size: int = 128,
                  loss_weight: float = 30.,

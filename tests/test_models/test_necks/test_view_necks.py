@@ -114,7 +114,8 @@ def test_late_projection_is_exact():
     after rendering (bias weighted by the opacity) must equal the per-sample
     read-out; same weights, eval mode (no noise)."""
     torch.manual_seed(0)
-    early = FeatureFieldNeck(**SMALL[FeatureFieldNeck]).eval()
+    early = FeatureFieldNeck(late_projection=False,
+                             **SMALL[FeatureFieldNeck]).eval()
     late = FeatureFieldNeck(late_projection=True, **SMALL[FeatureFieldNeck]).eval()
     late.load_state_dict(early.state_dict())
     with torch.no_grad():  # make the bias matter

@@ -1,0 +1,13 @@
+# The paper's schedule (sec. 6.1): Adam, lr 5e-5, batch 64, 50 epochs. The
+# batch size lives in the dataloader (set by the top-level config).
+train_cfg = dict(by_epoch=True, max_epochs=50, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=5e-5))
+# Assumption (paper silent): constant learning rate, as SPIN trains.
+param_scheduler = []
+
+# lr 5e-5 is for a total batch of 64; `tools/train.py --auto-scale-lr`
+# rescales it linearly for another total batch.
+auto_scale_lr = dict(base_batch_size=64, enable=False)

@@ -1,0 +1,53 @@
+"""What ``tools/train.py`` and ``tools/test.py`` share: building the runner
+and making a launcher run work on machines without CUDA."""
+import torch
+from mmengine.config import Config
+from mmengine.registry import RUNNERS
+
+
+def build_runner(cfg: Config):
+    """Build the config's runner from ``RUNNERS`` (mmpose's tools do so).
+
+    Configs of this project set ``runner_type='FaultTolerantRunner'`` in
+    ``_base_/default_runtime.py``: atomic checkpoint writes and weights-only
+    checkpoint loading with MMEngine's classes allow-listed (see
+    ``mmhuman_imphmr.engine.safe_load``). A config that names no runner gets
+    the same one, so ``--resume`` and ``load_from`` are never loaded with
+    mmengine's plain ``torch.load`` (which fails on torch >= 2.6).
+    """
+    if 'runner_type' not in cfg:
+        cfg.runner_type = 'FaultTolerantRunner'
+    return RUNNERS.build(cfg)
+
+
+def use_cpu_distributed(cfg: Config) -> None:
+    """Make a launcher run work without CUDA (multi-process CPU, gloo).
+
+    NCCL needs GPUs, so the backend becomes gloo. mmengine 0.10's
+    ``init_dist`` calls ``torch.cuda.set_device`` unconditionally and its
+    default DDP wrapper passes ``device_ids=[LOCAL_RANK]``, which DDP rejects
+    for CPU modules: the process group is initialised here (the Runner skips
+    its own init when one exists) and the wrapper gets ``device_ids=None``.
+    """
+    if torch.cuda.is_available():
+        return
+    cfg.setdefault('env_cfg', dict())
+    cfg.env_cfg.setdefault('dist_cfg', dict())
+    cfg.env_cfg.dist_cfg.backend = 'gloo'
+    if cfg.launcher == 'none':
+        return
+    wrapper = cfg.get('model_wrapper_cfg', None) or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    import torch.distributed as dist
+    if cfg.launcher == 'pytorch' and not dist.is_initialized():
+        # torchrun exports RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT.
+        dist_cfg = {k: v for k, v in cfg.env_cfg.dist_cfg.items()
+                    if k != 'backend'}
+        if 'timeout' in dist_cfg:  # seconds, as mmengine's init_dist takes
+            import datetime
+            dist_cfg['timeout'] = datetime.timedelta(
+                seconds=dist_cfg['timeout'])
+        dist.init_process_group(backend='gloo', **dist_cfg)

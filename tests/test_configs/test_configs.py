@@ -1,0 +1,181 @@
+"""Every config under configs/: parses, builds its model, runs all modes.
+
+To keep each config to a few seconds on 2 CPU cores the models are built
+narrow: ResNet-18 (512 channels) instead of ResNet-50 wherever the config has
+depth 50, 16-wide silhouette decoders, no pretrained init, the synthetic body
+model. Everything else (neck type, aggregation, attention, losses, train/test
+cfg) is the config's own. The real widths are exercised by
+tests/test_models/test_estimators.
+"""
+import functools
+import glob
+import logging
+import math
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+
+CONFIG_DIR = osp.normpath(osp.join(osp.dirname(__file__), '..', '..',
+                                   'configs'))
+CONFIGS = sorted(
+    osp.relpath(p, CONFIG_DIR)
+    for p in glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)
+    if '_base_' not in p)
+
+
+def _narrow_model(cfg: Config, body_model_root: str) -> Config:
+    model = cfg.model
+    model.init_cfg = None
+    if model.backbone.get('depth', 50) == 50:
+        model.backbone.depth = 18
+        model.neck.in_channels = 512
+        model.head.in_channels = 512
+        if model.get('silhouette_head') is not None:
+            model.silhouette_head.in_channels = 512
+    if model.get('silhouette_head') is not None:
+        model.silhouette_head.channels = (16, ) * 5
+    model.head.mean_params = osp.join(body_model_root, 'smpl_mean_params.npz')
+    model.head.body_model.model_path = body_model_root
+    return model
+
+
+@functools.lru_cache(maxsize=1)
+def _gt(body_model_root: str):
+    """GT of two upright synthetic bodies and their 2D keypoints."""
+    from mmhuman_imphmr.body_models import SMPL
+    from mmhuman_imphmr.utils.geometry import (
+        perspective_projection, weak_perspective_to_translation)
+    g = torch.Generator().manual_seed(0)
+    smpl = SMPL(model_path=body_model_root)
+    orient = torch.tensor([[math.pi, 0., 0.]] * 2)
+    pose = 0.1 * torch.randn(2, 69, generator=g)
+    with torch.no_grad():
+        out = smpl(global_orient=orient, body_pose=pose,
+                   betas=torch.zeros(2, 10))
+    kp2d = perspective_projection(
+        out['joints'], weak_perspective_to_translation(
+            torch.tensor([[0.9, 0., 0.]] * 2)))
+    return orient, pose, out['joints'], kp2d
+
+
+def _data(body_model_root: str, crop: int = 64):
+    """Two uint8 images + samples (one with SMPL labels, one without)."""
+    from mmhuman_imphmr.structures.mesh_data_sample import MeshDataSample
+    orient, pose, joints, kp2d = _gt(body_model_root)
+    g = torch.Generator().manual_seed(0)
+    samples = []
+    for i in range(2):
+        s = MeshDataSample(metainfo=dict(sample_idx=i, gender='neutral'))
+        s.gt_keypoints2d = torch.cat([kp2d[i], torch.ones(49, 1)], 1)
+        s.gt_keypoints3d = torch.cat([joints[i, 25:],
+                                      torch.ones(24, 1)], 1)
+        s.gt_global_orient, s.gt_body_pose = orient[i], pose[i]
+        s.gt_betas = torch.zeros(10)
+        s.has_smpl = torch.tensor(float(i == 0))
+        s.has_kp3d = torch.tensor(float(i == 0))
+        samples.append(s)
+    images = [torch.randint(0, 256, (3, crop, crop), generator=g,
+                            dtype=torch.uint8) for _ in range(2)]
+    return dict(inputs=images, data_samples=samples)
+
+
+def test_configs_found():
+    assert 'imphmr_r50_mix.py' in CONFIGS
+    assert 'baseline_r50_mix.py' in CONFIGS
+    assert 'ptn_r50_mix.py' in CONFIGS
+    assert 'imphmr_r18_synthetic.py' in CONFIGS
+    assert sum(c.startswith('ablations') for c in CONFIGS) == 10
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_config_builds_and_runs_every_mode(config, body_model_root):
+    from mmhuman_imphmr.registry import MODELS
+    from mmhuman_imphmr.utils.setup_env import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, config))
+    assert cfg.default_scope == 'mmhuman_imphmr'
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
+                'val_evaluator', 'test_evaluator', 'optim_wrapper',
+                'train_cfg', 'default_hooks', 'env_cfg'):
+        assert key in cfg, f'{config} lacks {key}'
+    torch.manual_seed(0)
+    model = MODELS.build(_narrow_model(cfg, body_model_root))
+    # init_weights logs one INFO block per parameter; keep the output short.
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
+
+    model.train()
+    data = model.data_preprocessor(_data(body_model_root), training=True)
+    losses = model(**data, mode='loss')
+    reg = {k for k in losses if k.startswith('loss_reg_')}
+    assert len(reg) == 5
+    view_aware = cfg.model.train_cfg.imag and model.view_aware
+    assert any(k.startswith('loss_imag_') for k in losses) == view_aware
+    if view_aware and model.silhouette_head is not None:
+        assert 'loss_imag_silhouette' in losses
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+
+    model.eval()
+    data = model.data_preprocessor(_data(body_model_root), training=False)
+    with torch.no_grad():
+        preds = model(**data, mode='predict')
+        tensors = model(data['inputs'], mode='tensor')
+    assert preds[0].pred_betas.shape == (10, )
+    assert preds[1].pred_vertices.shape == (6890, 3)
+    assert tensors['pred_rotmat'].shape == (2, 24, 3, 3)
+
+
+def test_paper_recipe():
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'imphmr_r50_mix.py'))
+    model = cfg.model
+    assert model.backbone.depth == 50
+    assert model.init_cfg.type == 'Pretrained'
+    assert model.init_cfg.checkpoint == 'data/pretrained/spin_converted.pth'
+    assert model.neck.type == 'FeatureFieldNeck'
+    assert (model.neck.map_size, model.neck.num_samples) == (4, 32)
+    assert model.neck.aggregation == 'dwconv' and model.neck.use_attention
+    assert dict(model.head.loss_weights) == dict(
+        keypoints2d=300., keypoints3d=300., pose=60., betas=0.06, cam=60.)
+    assert model.silhouette_head.loss_weight == 30.
+    assert model.silhouette_head.out_size == 128
+    assert model.head.body_model.model_path == 'data/body_models'
+    assert model.train_cfg.imag and model.train_cfg.cons
+    assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=5e-5)
+    assert cfg.train_dataloader.batch_size == 64
+    assert cfg.train_cfg.max_epochs == 50
+    assert cfg.default_hooks.checkpoint.save_best == 'pa_mpjpe'
+    assert cfg.default_hooks.checkpoint.rule == 'less'
+    assert cfg.env_cfg.dist_cfg.backend == 'nccl'
+
+
+@pytest.mark.parametrize('variant', ['baseline_r50_mix.py', 'ptn_r50_mix.py'])
+def test_baselines_differ_from_imphmr_only_in_the_view_parts(variant):
+    base = Config.fromfile(osp.join(CONFIG_DIR, 'imphmr_r50_mix.py'))
+    other = Config.fromfile(osp.join(CONFIG_DIR, variant))
+    changed = {k for k in set(base.model) | set(other.model)
+               if base.model.get(k) != other.model.get(k)}
+    assert changed <= {'neck', 'silhouette_head', 'train_cfg'}
+    assert 'neck' in changed
+    for key in ('train_dataloader', 'val_evaluator', 'optim_wrapper',
+                'train_cfg', 'default_hooks'):
+        assert base[key] == other[key], key
+
+
+def test_synthetic_quick_start_config():
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'imphmr_r18_synthetic.py'))
+    model = cfg.model
+    assert model.backbone.depth == 18 and model.init_cfg is None
+    assert model.neck.in_channels == model.head.in_channels == 512
+    assert model.head.body_model.model_path == 'data/body_models_synthetic'
+    assert model.head.mean_params.startswith('data/body_models_synthetic/')
+    assert cfg.train_cfg.val_interval == 1
