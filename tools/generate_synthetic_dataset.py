@@ -28,6 +28,9 @@ def parse_args() -> argparse.Namespace:
                         default='data/body_models_synthetic',
                         help='synthetic body model (generated if missing)')
     parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--workers', type=int, default=None,
+                        help='rendering processes (default: the number of '
+                        'CPU cores; the output does not depend on it)')
     parser.add_argument('--if-missing', action='store_true',
                         help='do nothing when out_dir already holds a '
                         'dataset made with the same arguments')
@@ -42,11 +45,16 @@ def main() -> None:
     files = fn(args.out_dir, num_train=args.num_train, num_val=args.num_val,
                image_size=args.image_size, seed=args.seed,
                body_model_root=args.body_model_root,
-               batch_size=args.batch_size)
+               batch_size=args.batch_size, workers=args.workers)
     elapsed = time.perf_counter() - start
     for split, path in files.items():
         print(f'{split}: {path}')
-    print(f'done in {elapsed:.1f} s')
+    if args.if_missing:
+        print(f'done in {elapsed:.1f} s')
+    else:  # throughput after the imports (about 4 s on a 2-core machine)
+        num = args.num_train + args.num_val
+        print(f'done in {elapsed:.1f} s ({num / max(elapsed, 1e-9):.1f} '
+              f'images/s after start-up)')
 
 
 if __name__ == '__main__':

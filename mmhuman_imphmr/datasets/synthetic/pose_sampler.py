@@ -88,6 +88,43 @@ def sample_body_pose(rng: np.random.Generator,
     return rng.uniform(low, high).reshape(69).astype(np.float32)
 
 
+def sample_view_angles(rng: np.random.Generator,
+                       max_tilt: float = 0.15) -> Tuple[float, np.ndarray]:
+    """The random part of :func:`sample_global_orient`: yaw and lean.
+
+    Returns:
+        tuple: ``(yaw float in [0, 2 pi), tilt ndarray[2])``, the lean about
+        x and z in ``[-max_tilt, max_tilt]``.
+    """
+    yaw = float(rng.uniform(0.0, 2 * np.pi))
+    tilt = np.array([rng.uniform(-max_tilt, max_tilt),
+                     rng.uniform(-max_tilt, max_tilt)])
+    return yaw, tilt
+
+
+def global_orient_from_angles(yaw: np.ndarray,
+                              tilt: np.ndarray) -> np.ndarray:
+    """``R = R_x(pi) @ R_tilt @ R_y(yaw)`` as axis-angle, batched.
+
+    Args:
+        yaw (ndarray[N]): Turn about the body's vertical axis.
+        tilt (ndarray[N, 2]): Lean about x and z (axis-angle components).
+
+    Returns:
+        ndarray[N, 3]: float32 axis-angle.
+    """
+    yaw = torch.as_tensor(np.asarray(yaw, np.float64).reshape(-1))
+    tilt = torch.as_tensor(np.asarray(tilt, np.float64).reshape(-1, 2))
+    zero = torch.zeros_like(yaw)
+    upright = axis_angle_to_rotmat(torch.tensor([np.pi, 0.0, 0.0],
+                                                dtype=torch.float64))
+    lean = axis_angle_to_rotmat(torch.stack([tilt[:, 0], zero, tilt[:, 1]],
+                                            -1))
+    turn = rotation_y(yaw)
+    orient = rotmat_to_axis_angle(upright @ lean @ turn)
+    return orient.numpy().astype(np.float32)
+
+
 def sample_global_orient(rng: np.random.Generator,
                          max_tilt: float = 0.15) -> Tuple[np.ndarray, float]:
     """A root orientation in the OpenCV camera frame, any azimuth.
@@ -96,7 +133,9 @@ def sample_global_orient(rng: np.random.Generator,
     axis by ``yaw ~ U[0, 2 pi)``, a small lean (``R_tilt``, rotations about x
     and z of at most ``max_tilt`` radians), then SPIN's upright flip
     ``R_x(pi)`` that takes SMPL's y-up frame to the camera's y-down frame, so
-    ``yaw = 0`` faces the camera.
+    ``yaw = 0`` faces the camera. (The generator draws the angles with
+    :func:`sample_view_angles` and converts a whole batch at once with
+    :func:`global_orient_from_angles`; this is the one-body shortcut.)
 
     Args:
         rng (Generator): Random source.
@@ -106,15 +145,8 @@ def sample_global_orient(rng: np.random.Generator,
     Returns:
         tuple: ``(global_orient ndarray[3] float32, yaw float)``.
     """
-    yaw = float(rng.uniform(0.0, 2 * np.pi))
-    tilt = np.array([rng.uniform(-max_tilt, max_tilt), 0.0,
-                     rng.uniform(-max_tilt, max_tilt)])
-    upright = axis_angle_to_rotmat(torch.tensor([np.pi, 0.0, 0.0],
-                                                dtype=torch.float64))
-    lean = axis_angle_to_rotmat(torch.tensor(tilt, dtype=torch.float64))
-    turn = rotation_y(torch.tensor(yaw, dtype=torch.float64))
-    orient = rotmat_to_axis_angle(upright @ lean @ turn)
-    return orient.numpy().astype(np.float32), yaw
+    yaw, tilt = sample_view_angles(rng, max_tilt)
+    return global_orient_from_angles(np.array([yaw]), tilt[None])[0], yaw
 
 
 def sample_betas(rng: np.random.Generator, clip: float = 2.5) -> np.ndarray:
