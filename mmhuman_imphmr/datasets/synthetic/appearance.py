@@ -7,8 +7,15 @@ import numpy as np
 from mmhuman_imphmr.utils.constants import SMPL_JOINT_NAMES
 
 # Body part of each SMPL joint (a vertex belongs to the joint with its
-# largest skinning weight): the parts get one colour each per image.
-PART_NAMES: List[str] = ['skin', 'top', 'sleeve', 'bottom', 'shoe', 'hair']
+# largest skinning weight): the parts get one colour each per image. The head
+# and the torso are split further into front and back (``vertex_parts``):
+# a face in skin colour with hair behind it, and a print on the front of the
+# top, as people mostly look. Without such cues a symmetric body seen from
+# the back looks like its mirror image seen from the front, and under 360
+# degree yaw a regressor cannot tell left from right.
+PART_NAMES: List[str] = [
+    'skin', 'top', 'sleeve', 'bottom', 'shoe', 'hair', 'top_front'
+]
 _JOINT_PART = {
     'pelvis': 'bottom', 'left_hip': 'bottom', 'right_hip': 'bottom',
     'left_knee': 'bottom', 'right_knee': 'bottom', 'left_ankle': 'shoe',
@@ -27,16 +34,39 @@ _SKIN_TONES = np.array([[0.98, 0.84, 0.72], [0.90, 0.72, 0.58],
                         [0.36, 0.24, 0.16]])
 
 
-def vertex_parts(lbs_weights: np.ndarray) -> np.ndarray:
+def vertex_parts(lbs_weights: np.ndarray,
+                 rest_vertices: np.ndarray) -> np.ndarray:
     """Part index of every vertex from its dominant skinning joint.
+
+    Head vertices in front of the head's centre (rest pose, SMPL faces +z)
+    and below its top become the face ('skin'); the rest of the head is
+    'hair'. Torso vertices of the top in front of the torso's mid-plane,
+    between the waist and the chest, become 'top_front' (a print).
 
     Args:
         lbs_weights (ndarray[V, 24]): SMPL skinning weights.
+        rest_vertices (ndarray[V, 3]): The template (T-pose, y up, +z front).
 
     Returns:
         ndarray[V]: index into :data:`PART_NAMES`.
     """
-    return JOINT_PART_INDEX[np.argmax(lbs_weights, axis=1)]
+    joint = np.argmax(lbs_weights, axis=1)
+    parts = JOINT_PART_INDEX[joint].copy()
+    x, y, z = rest_vertices.T
+    head = joint == SMPL_JOINT_NAMES.index('head')
+    if head.any():
+        cz = z[head].mean()
+        top = y[head].min() + 0.8 * (y[head].max() - y[head].min())
+        parts[head & (z > cz) & (y < top)] = PART_NAMES.index('skin')
+    torso = np.isin(joint, [SMPL_JOINT_NAMES.index(n)
+                            for n in ('spine1', 'spine2', 'spine3')])
+    if torso.any():
+        cz = z[torso].mean()
+        cx = x[torso].mean()
+        half_width = 0.6 * np.abs(x[torso] - cx).max()
+        front = torso & (z > cz + 0.02) & (np.abs(x - cx) < half_width)
+        parts[front] = PART_NAMES.index('top_front')
+    return parts
 
 
 def sample_part_colors(rng: np.random.Generator) -> np.ndarray:
@@ -53,10 +83,11 @@ def sample_part_colors(rng: np.random.Generator) -> np.ndarray:
     bottom = rng.uniform(0.05, 0.8, 3)
     shoe = rng.uniform(0.0, 0.4) * np.ones(3) + rng.uniform(0, 0.2, 3)
     hair = rng.uniform(0.05, 0.35) * np.array([1.0, 0.8, 0.6])
-    # Head: hair colour mixed with skin so that the face side is not black.
-    head = 0.5 * hair + 0.5 * skin
     sleeve = top if rng.random() < 0.6 else skin
-    colors = np.stack([skin, top, sleeve, bottom, shoe, head])
+    # A print on the front of the top: a clearly different colour.
+    print_ = np.where(top > 0.5, top - rng.uniform(0.35, 0.5, 3),
+                      top + rng.uniform(0.35, 0.5, 3))
+    colors = np.stack([skin, top, sleeve, bottom, shoe, hair, print_])
     return np.clip(colors, 0.0, 1.0).astype(np.float32)
 
 

@@ -39,7 +39,7 @@ from .pose_sampler import (global_orient_from_angles, sample_betas,
                            sample_body_pose, sample_view_angles)
 
 SPLITS = ('train', 'val')
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: face/hair and front print colours
 BBOX_EXPANSION = 1.2  # SPIN's scaleFactor: boxes are 1.2 x the tight box
 
 
@@ -79,7 +79,8 @@ class _Renderer:
         self.body_model = SMPL(model_path=root, gender='neutral').eval()
         self.faces = self.body_model.faces_tensor
         weights = self.body_model.smpl.lbs_weights.detach().cpu().numpy()
-        self.parts = vertex_parts(weights)
+        self.parts = vertex_parts(
+            weights, self.body_model.smpl.v_template.detach().cpu().numpy())
         self.rasterizer = MeshRasterizer(image_size=image_size,
                                          focal_length=focal)
         self.size, self.focal = image_size, focal
