@@ -22,7 +22,12 @@ default_hooks = dict(
 )
 # Reseeds torch/numpy/random from (seed, epoch) before each epoch, so that a
 # run resumed from an epoch checkpoint repeats the uninterrupted run.
-custom_hooks = [dict(type='EpochSeedHook')]
+# MeshVisualizationHook draws a few validation samples with the predicted
+# mesh each epoch (work_dir/<time>/vis_data/vis_image).
+custom_hooks = [
+    dict(type='EpochSeedHook'),
+    dict(type='MeshVisualizationHook', max_samples=4),
+]
 
 # 'nccl' is for GPUs; tools/train.py and tools/test.py switch it to 'gloo'
 # when CUDA is not available.
@@ -34,7 +39,7 @@ env_cfg = dict(
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
-    type='Visualizer', vis_backends=vis_backends, name='visualizer')
+    type='MeshVisualizer', vis_backends=vis_backends, name='visualizer')
 
 log_processor = dict(
     type='LogProcessor', window_size=50, by_epoch=True, num_digits=6)

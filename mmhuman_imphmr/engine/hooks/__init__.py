@@ -2,5 +2,7 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .epoch_seed_hook import EpochSeedHook
 from .mesh_visualization_hook import MeshVisualizationHook
+from .validate_before_train_hook import ValidateBeforeTrainHook
 
-__all__ = ['MeshVisualizationHook', 'AtomicCheckpointHook', 'EpochSeedHook']
+__all__ = ['MeshVisualizationHook', 'AtomicCheckpointHook', 'EpochSeedHook',
+           'ValidateBeforeTrainHook']
