@@ -65,8 +65,34 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             cfg.test_evaluator = [*evaluator, dump]
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    enable_test_time_esv(cfg)
     use_cpu_distributed(cfg)
     return cfg
+
+
+def enable_test_time_esv(cfg: Config, max_samples: int = 100) -> None:
+    """Let the model predict the 360 views ESV needs when the test
+    evaluator asks for ``ESVMetric`` and the config did not set them.
+
+    The configs leave ``model.test_cfg.esv_angles`` unset so that validation
+    during training stays cheap; ESV is a test-time metric (paper sec. 6.3).
+    """
+    evaluator = cfg.get('test_evaluator', [])
+    metrics = evaluator.get('metrics', evaluator) if isinstance(
+        evaluator, dict) else evaluator
+    metrics = metrics if isinstance(metrics, list) else [metrics]
+    if not any(m.get('type') == 'ESVMetric' for m in metrics) or \
+            'test_cfg' not in cfg.model:  # a model without ImpHMR's options
+        return
+    test_cfg = cfg.model.test_cfg
+    if test_cfg.get('esv_angles') is None:
+        test_cfg['esv_angles'] = 360
+        test_cfg.setdefault('esv_max_samples', max_samples)
+        if test_cfg.get('esv_max_samples') is None:
+            test_cfg['esv_max_samples'] = max_samples
+        print(f'ESV: predicting 360 views for the first '
+              f'{test_cfg["esv_max_samples"]} samples '
+              f'(set model.test_cfg.esv_max_samples to change)')
 
 
 def main() -> None:
