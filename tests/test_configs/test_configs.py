@@ -36,7 +36,9 @@ def _narrow_model(cfg: Config, body_model_root: str) -> Config:
         if model.get('silhouette_head') is not None:
             model.silhouette_head.in_channels = 512
     if model.get('silhouette_head') is not None:
-        model.silhouette_head.channels = (16, ) * 5
+        # Narrower, same depth (depth fixes the output size).
+        model.silhouette_head.channels = (16, ) * len(
+            model.silhouette_head.get('channels', (0, ) * 5))
     model.head.mean_params = osp.join(body_model_root, 'smpl_mean_params.npz')
     model.head.body_model.model_path = body_model_root
     return model
@@ -179,3 +181,15 @@ def test_synthetic_quick_start_config():
     assert model.head.body_model.model_path == 'data/body_models_synthetic'
     assert model.head.mean_params.startswith('data/body_models_synthetic/')
     assert cfg.train_cfg.val_interval == 1
+    # The measured-stable recipe (see the config): paper loss weights,
+    # lr 3e-4 with clipping (1e-3 killed the backbone), 64-pixel crops and
+    # a silhouette head whose output matches its own input size.
+    assert model.head.loss_weights == dict(
+        keypoints2d=300., keypoints3d=300., pose=60., betas=0.06, cam=60.)
+    assert cfg.optim_wrapper.optimizer.lr <= 3e-4
+    assert cfg.optim_wrapper.clip_grad.max_norm > 0
+    sil = model.silhouette_head
+    assert sil.input_size * 2**len(sil.channels) == sil.out_size
+    affine = [t for t in cfg.train_dataloader.dataset.pipeline
+              if t['type'] == 'mmpose.TopdownAffine']
+    assert affine[0]['input_size'] == (cfg.input_size, ) * 2

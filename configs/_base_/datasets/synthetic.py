@@ -4,7 +4,8 @@
 # first use by SyntheticHumanDataset (rank 0; the others wait), or ahead of
 # time with
 #   python tools/generate_synthetic_dataset.py data/synthetic
-# Sized for the CPU quick start (ResNet-18, 128x128 crops, 2 cores).
+# Sized for the CPU quick start (ResNet-18, 2 cores); the quick-start config
+# crops them to 64x64.
 synthetic_data_root = 'data/synthetic'
 synthetic_body_model_root = 'data/body_models_synthetic'
 synthetic_input_size = 128

@@ -8,7 +8,7 @@ parameters. Attribute names are SPIN's, so the regressor part of SPIN's
 checkpoint maps onto this head by prefixing ``head.`` only
 (``tools/convert_spin_checkpoint.py``). The body model is the head's decoder.
 """
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -58,6 +58,18 @@ class SMPLRegressionHead(BaseModule):
         max_abs_betas (float, optional): Target betas with any
             ``|beta| > max_abs_betas`` are left out of the betas loss
             (DESIGN §4, pseudo-GT fits; 3). ``None`` keeps all.
+        cam_scale_range (tuple, optional): ``(low, high)`` bounds of the
+            camera scale ``s`` used for the perspective translation and the
+            2D projection; ``pred_cam`` itself is not changed. A numerical
+            guard of this project, not in SPIN: trained from scratch, the 2D
+            loss can lower itself by a negative ``s`` (the body behind the
+            camera projects point-mirrored, a shortcut for a 180-degree
+            error) until SPIN's camera prior ``exp(-10 s)^2`` overflows;
+            and an ``s`` near ``2f / (res * 1 m)`` puts joints at zero depth
+            (measured: both ended CPU runs of the synthetic config). Inside
+            the range the projection is SPIN's exactly. Defaults to
+            ``(0.05, 20.0)``: a body 45 m ... 2.2 m from a 5000-pixel camera;
+            ``None`` disables the guard.
         init_cfg (dict, optional): MMEngine init config, e.g.
             ``dict(type='Pretrained', checkpoint=..., prefix='head.')`` for
             a converted SPIN checkpoint. Defaults to SPIN's init (PyTorch
@@ -80,6 +92,8 @@ class SMPLRegressionHead(BaseModule):
                  openpose_weight: float = 0.,
                  gt_weight: float = 1.,
                  max_abs_betas: Optional[float] = 3.,
+                 cam_scale_range: Optional[Tuple[float, float]] = (0.05,
+                                                                   20.0),
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if n_iter < 1:
@@ -91,6 +105,11 @@ class SMPLRegressionHead(BaseModule):
         self.openpose_weight = openpose_weight
         self.gt_weight = gt_weight
         self.max_abs_betas = max_abs_betas
+        if cam_scale_range is not None and not (
+                0 < cam_scale_range[0] < cam_scale_range[1]):
+            raise ValueError(f'cam_scale_range must be (low, high) with '
+                             f'0 < low < high, found {cam_scale_range}')
+        self.cam_scale_range = cam_scale_range
         unknown = set(loss_weights or {}) - set(LOSS_TERMS)
         if unknown:
             raise KeyError(f'SMPLRegressionHead loss_weights: unknown terms '
@@ -187,6 +206,10 @@ class SMPLRegressionHead(BaseModule):
         body = self.body_model(global_orient=rotmat[:, :1],
                                body_pose=rotmat[:, 1:], betas=betas,
                                pose2rot=False)
+        if self.cam_scale_range is not None:
+            # Gradient-free outside the range (see cam_scale_range).
+            cam = torch.cat([cam[:, :1].clamp(*self.cam_scale_range),
+                             cam[:, 1:]], dim=1)
         cam_t = weak_perspective_to_translation(cam, self.focal_length,
                                                 self.crop_size)
         keypoints2d = perspective_projection(body['joints'], cam_t,

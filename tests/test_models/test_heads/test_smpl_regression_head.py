@@ -114,6 +114,37 @@ def test_decoded_shapes_and_projection(head):
     assert not any(k.startswith('body_model') for k in head.state_dict())
 
 
+
+def test_camera_scale_guard(head):
+    """Outside ``cam_scale_range`` the projection uses the bound.
+
+    A negative or a huge scale must give finite keypoints (with SPIN's bare
+    formula a negative ``s`` mirrors the body behind the camera, and
+    ``s = 2f / res`` puts the root at depth 1 m, joints near depth 0) and no
+    gradient to ``s`` from the 2D loss; inside the range the result is
+    SPIN's projection exactly (checked in the test above).
+    """
+    rotmat = torch.eye(3).expand(3, 24, 3, 3).clone()
+    betas = torch.zeros(3, 10)
+    cam = torch.tensor([[-3.0, 0.1, 0.0], [500.0, 0.0, 0.2],
+                        [0.9, 0.0, 0.0]], requires_grad=True)
+    out = head.decode(rotmat, betas, cam)
+    assert torch.isfinite(out['pred_keypoints2d']).all()
+    low, high = head.cam_scale_range
+    bounded = torch.tensor([[low, 0.1, 0.0], [high, 0.0, 0.2],
+                            [0.9, 0.0, 0.0]])
+    torch.testing.assert_close(
+        out['pred_cam_t'],
+        weak_perspective_to_translation(bounded, 5000., 224))
+    out['pred_keypoints2d'].square().sum().backward()
+    assert cam.grad[:2, 0].abs().max() == 0  # clamped: no push further out
+    assert cam.grad[2, 0] != 0 and cam.grad[:, 1:].abs().sum() > 0
+    unguarded = SMPLRegressionHead(in_channels=C, cam_scale_range=None)
+    assert unguarded.cam_scale_range is None
+    with pytest.raises(ValueError, match='cam_scale_range'):
+        SMPLRegressionHead(in_channels=C, cam_scale_range=(0.0, 1.0))
+
+
 def _targets_from(preds):
     kp2d = torch.cat([preds['pred_keypoints2d'],
                       torch.ones_like(preds['pred_keypoints2d'][..., :1])], -1)
