@@ -190,6 +190,8 @@ def test_synthetic_quick_start_config():
     assert cfg.optim_wrapper.clip_grad.max_norm > 0
     sil = model.silhouette_head
     assert sil.input_size * 2**len(sil.channels) == sil.out_size
-    affine = [t for t in cfg.train_dataloader.dataset.pipeline
-              if t['type'] == 'mmpose.TopdownAffine']
-    assert affine[0]['input_size'] == (cfg.input_size, ) * 2
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        affine = [t for t in loader.dataset.pipeline
+                  if t['type'] == 'mmpose.TopdownAffine']
+        assert affine[0]['input_size'] == (cfg.synthetic_input_size, ) * 2
+    assert cfg.synthetic_input_size == 64
