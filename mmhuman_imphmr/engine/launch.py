@@ -51,3 +51,23 @@ def use_cpu_distributed(cfg: Config) -> None:
             dist_cfg['timeout'] = datetime.timedelta(
                 seconds=dist_cfg['timeout'])
         dist.init_process_group(backend='gloo', **dist_cfg)
+
+
+def shutdown_distributed(wait_for_all: bool = True) -> None:
+    """Tear the default process group down before the interpreter exits.
+
+    A gloo process group left to the interpreter's finalisation can abort the
+    process (``terminate called without an active exception``, SIGABRT):
+    gloo's worker threads still hold work objects whose tensors need the GIL
+    while Python is being torn down (pytorch/pytorch#190489). torchrun then
+    reports the whole run as failed although training finished. The tools
+    call this at the end of a launcher run; ``wait_for_all`` adds a barrier
+    first, so no rank leaves while another still talks to it (skip it on the
+    error path, where a dead rank would make the barrier hang).
+    """
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if wait_for_all:
+        dist.barrier()
+    dist.destroy_process_group()
