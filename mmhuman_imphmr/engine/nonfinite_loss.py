@@ -66,7 +66,8 @@ def checked_train_step(module, run_forward: Callable,
             ``optim_context`` (gradient accumulation uses its ``no_sync``).
 
     Returns:
-        dict: Log variables; ``loss`` is NaN/Inf for a skipped step.
+        dict: Log variables; for a skipped step only the finite ones (the
+        skip itself is counted in ``train/nonfinite_skipped``).
     """
     policy = (getattr(module, 'train_cfg', None) or {}).get(
         'nonfinite_loss', 'raise')
@@ -102,7 +103,11 @@ def checked_train_step(module, run_forward: Callable,
     print_log(f'skipping a step with non-finite loss ({skipped} so far) at '
               f'{where}', logger='current', level=30)
     optim_wrapper.zero_grad()
-    return log_vars
+    # The runner averages the logged values over a window of iterations: one
+    # NaN would show as 'loss: nan' for the next 50 log lines although those
+    # steps trained. The skip is logged above and counted in the hub.
+    return {k: v for k, v in log_vars.items()
+            if torch.isfinite(torch.as_tensor(v)).all()}
 
 
 class NonFiniteLossMixin:

@@ -1,4 +1,5 @@
 """A NaN loss stops training naming the batch, or skips the update."""
+import numpy as np
 import pytest
 import torch
 
@@ -46,6 +47,10 @@ def test_nan_loss_skip_leaves_weights_and_optimizer(tmp_path, monkeypatch):
     assert not torch.equal(before['fc.weight'], after['fc.weight'])
     assert torch.isfinite(model.fc.weight).all()
     assert runner.message_hub.get_info('nonfinite_skipped') == 1
+    # The skipped step's NaN is not in the logged history: the smoothed
+    # 'loss' of the next log lines stays a number.
+    logged, _ = runner.message_hub.get_scalar('train/loss').data
+    assert len(logged) == 4 - 1 and np.isfinite(logged).all()
 
 
 def test_bad_policy(tmp_path):
