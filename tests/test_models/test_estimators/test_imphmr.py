@@ -223,3 +223,18 @@ def test_parameter_counts(body_model_root):
     assert counts[FULL]['head'] == counts[BASELINE]['head']
     assert counts[BASELINE]['neck'] < counts[FULL]['neck']
     assert counts[BASELINE]['silhouette_head'] == 0
+
+
+@pytest.mark.parametrize('config', [FULL, BASELINE, PTN])
+def test_every_parameter_gets_a_gradient(build_model, batch, config):
+    # DDP (tools/dist_train.sh, find_unused_parameters=False by default)
+    # fails on the second iteration when a trainable parameter took no part
+    # in the loss. A mixed batch (one labelled, one unlabelled sample) uses
+    # every path: L_reg, L_imag with the silhouette head, L_cons.
+    model = build_model(config)
+    model.train()
+    losses = model(*batch([1., 0.]), mode='loss')
+    sum(losses.values()).backward()
+    unused = [name for name, p in model.named_parameters()
+              if p.requires_grad and p.grad is None]
+    assert not unused, f'{config}: no gradient for {unused}'
