@@ -30,7 +30,9 @@ custom_hooks = [
 ]
 
 # 'nccl' is for GPUs; tools/train.py and tools/test.py switch it to 'gloo'
-# when CUDA is not available.
+# when CUDA is not available. Distributed runs wrap the model in
+# NonFiniteCheckDDP unless a config sets model_wrapper_cfg
+# (mmhuman_imphmr/engine/launch.py), so a NaN loss is refused there too.
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -17,7 +17,25 @@ def build_runner(cfg: Config):
     """
     if 'runner_type' not in cfg:
         cfg.runner_type = 'FaultTolerantRunner'
+    cfg.model_wrapper_cfg = model_wrapper_cfg(cfg)
     return RUNNERS.build(cfg)
+
+
+def model_wrapper_cfg(cfg: Config) -> dict:
+    """The DDP wrapper of a launcher run: the config's, else
+    ``NonFiniteCheckDDP`` with mmengine's default arguments.
+
+    MMEngine's ``MMDistributedDataParallel.train_step`` replaces the
+    estimator's own, so without this wrapper a distributed run would update
+    the weights with a NaN loss that a single-process run refuses
+    (``mmhuman_imphmr.engine.nonfinite_loss``). Ignored without a launcher.
+    """
+    wrapper = cfg.get('model_wrapper_cfg', None)
+    if wrapper is None:
+        wrapper = dict(type='NonFiniteCheckDDP', broadcast_buffers=False,
+                       find_unused_parameters=cfg.get(
+                           'find_unused_parameters', False))
+    return wrapper
 
 
 def use_cpu_distributed(cfg: Config) -> None:
@@ -36,9 +54,7 @@ def use_cpu_distributed(cfg: Config) -> None:
     cfg.env_cfg.dist_cfg.backend = 'gloo'
     if cfg.launcher == 'none':
         return
-    wrapper = cfg.get('model_wrapper_cfg', None) or dict(
-        type='MMDistributedDataParallel', broadcast_buffers=False,
-        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper = model_wrapper_cfg(cfg)
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     import torch.distributed as dist

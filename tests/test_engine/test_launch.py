@@ -12,7 +12,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-from mmhuman_imphmr.engine.launch import (shutdown_distributed,
+from mmhuman_imphmr.engine.launch import (model_wrapper_cfg,
+                                          shutdown_distributed,
                                           use_cpu_distributed)
 
 needs_cpu_only = pytest.mark.skipif(
@@ -58,7 +59,26 @@ def test_launcher_run_builds_gloo_group_and_cpu_ddp(torchrun_env):
     assert dist.get_world_size() == 1
     # DDP rejects device_ids for CPU modules; mmengine's default passes them.
     assert cfg.model_wrapper_cfg['device_ids'] is None
-    assert cfg.model_wrapper_cfg['type'] == 'MMDistributedDataParallel'
+    # The wrapper whose train_step checks the loss before the update.
+    assert cfg.model_wrapper_cfg['type'] == 'NonFiniteCheckDDP'
+    assert cfg.model_wrapper_cfg['find_unused_parameters'] is False
+
+
+@needs_cpu_only
+def test_launcher_run_keeps_the_configs_wrapper(torchrun_env):
+    cfg = Config(dict(launcher='pytorch', find_unused_parameters=True,
+                      model_wrapper_cfg=dict(type='MMDistributedDataParallel',
+                                             find_unused_parameters=True)))
+    use_cpu_distributed(cfg)
+    assert cfg.model_wrapper_cfg == dict(type='MMDistributedDataParallel',
+                                         find_unused_parameters=True,
+                                         device_ids=None)
+
+
+def test_wrapper_default_follows_find_unused_parameters():
+    assert model_wrapper_cfg(Config(dict(find_unused_parameters=True))) == \
+        dict(type='NonFiniteCheckDDP', broadcast_buffers=False,
+             find_unused_parameters=True)
 
 
 @needs_cpu_only

@@ -48,7 +48,7 @@ class TinyRegressor(BaseModel):
         pred = self.fc(inputs.float().mean(dim=(2, 3)))
         if mode == 'loss':
             gt = torch.stack([s.gt_betas for s in data_samples])
-            return dict(loss=((pred - gt) ** 2).mean())
+            return dict(loss_betas=((pred - gt) ** 2).mean())
         if mode == 'predict':  # a view-invariant "ESV" for tools/test.py
             for sample, p in zip(data_samples, pred):
                 sample.pred_betas_views = p.detach()[None].repeat(4, 1)
@@ -56,19 +56,48 @@ class TinyRegressor(BaseModel):
         return pred
 
 
+@MODELS.register_module()
+class NaNOnceRegressor(TinyRegressor):
+    """Rank 0's loss is NaN in its 2nd training step, rank 1's is finite."""
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.train_cfg = dict(nonfinite_loss='skip')
+        self.steps = 0
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        out = super().forward(inputs, data_samples, mode)
+        if mode == 'loss':
+            self.steps += 1
+            if self.steps == 2 and get_rank() == 0:
+                out['loss_betas'] = out['loss_betas'] * float('nan')
+        return out
+
+
 @HOOKS.register_module()
 class RecordRankHook(Hook):
     def __init__(self):
         self.seen = []
+        self.weights = []
+
+    def before_train(self, runner):
+        self.weights.append(self._model(runner).fc.weight.detach().clone())
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
         self.seen += [s.img_path for s in data_batch['data_samples']]
+        self.weights.append(self._model(runner).fc.weight.detach().clone())
 
     def after_run(self, runner):
-        model = getattr(runner.model, 'module', runner.model)
-        torch.save(dict(seen=self.seen, state=model.state_dict()),
+        torch.save(dict(seen=self.seen, state=self._model(runner).state_dict(),
+                        weights=self.weights,
+                        skipped=runner.message_hub.get_info(
+                            'nonfinite_skipped', 0)),
                    osp.join(runner.work_dir, f'rank{get_rank()}.pt'))
+
+    @staticmethod
+    def _model(runner):
+        return getattr(runner.model, 'module', runner.model)
 '''
 
 
@@ -101,7 +130,7 @@ def _write_data(root):
     return files
 
 
-def _config(tmp, files):
+def _config(tmp, files, model='TinyRegressor', max_epochs=1):
     datasets = [
         dict(type='HumanImageDataset', ann_file=f, dataset_name=f'd{d}',
              data_prefix=dict(img_path=tmp), pipeline=[
@@ -115,7 +144,7 @@ def _config(tmp, files):
         default_scope = 'mmhuman_imphmr'
         custom_imports = dict(imports=['tiny_modules'],
                               allow_failed_imports=False)
-        model = dict(type='TinyRegressor',
+        model = dict(type={model!r},
                      data_preprocessor=dict(type='ImgDataPreprocessor',
                                             mean=[127.5] * 3,
                                             std=[127.5] * 3))
@@ -124,7 +153,7 @@ def _config(tmp, files):
             sampler=dict(type='MixDatasetSampler', partition=[0.5, 0.5],
                          num_samples=8, seed=0),
             dataset=dict(type='ConcatDataset', datasets={datasets!r}))
-        train_cfg = dict(by_epoch=True, max_epochs=1)
+        train_cfg = dict(by_epoch=True, max_epochs={max_epochs})
         optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01))
         default_hooks = dict(
             logger=dict(type='LoggerHook', interval=1),
@@ -142,15 +171,17 @@ def _config(tmp, files):
         ''')
 
 
-def test_two_process_cpu_training(tmp_path, monkeypatch):
-    if torch.cuda.is_available():
-        pytest.skip('checks the CPU/gloo path')
-    tmp = str(tmp_path)
+def _dist_train(tmp, **config):
+    """Write the data and config, run dist_train.sh on 2 processes.
+
+    Returns what RecordRankHook saved on each rank, the work dir, the
+    environment and the process (stdout/stderr for log checks).
+    """
     files = _write_data(tmp)
     with open(osp.join(tmp, 'tiny_modules.py'), 'w') as f:
         f.write(TINY_MODULES)
     with open(osp.join(tmp, 'tiny_config.py'), 'w') as f:
-        f.write(_config(tmp, files))
+        f.write(_config(tmp, files, **config))
     work_dir = osp.join(tmp, 'work')
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
                PYTHONPATH=tmp, OMP_NUM_THREADS='1')
@@ -161,6 +192,14 @@ def test_two_process_cpu_training(tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     ranks = [torch.load(osp.join(work_dir, f'rank{r}.pt'), weights_only=False)
              for r in range(2)]
+    return ranks, work_dir, env, proc
+
+
+@pytest.mark.skipif(torch.cuda.is_available(),
+                    reason='checks the CPU/gloo path')
+def test_two_process_cpu_training(tmp_path, monkeypatch):
+    tmp = str(tmp_path)
+    ranks, work_dir, env, _ = _dist_train(tmp)
     # (1) identical weights on both ranks.
     for key, value in ranks[0]['state'].items():
         torch.testing.assert_close(value, ranks[1]['state'][key], rtol=0,
@@ -204,3 +243,30 @@ def test_two_process_cpu_training(tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'resumed epoch: 1' in proc.stdout + proc.stderr
     assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(),
+                    reason='checks the CPU/gloo path')
+def test_two_process_nonfinite_step_is_skipped_on_both_ranks(tmp_path):
+    # dist_train.sh wraps the model in NonFiniteCheckDDP (the default of
+    # tools/train.py): rank 0's NaN in its 2nd step makes BOTH ranks skip
+    # that update (rank 1's loss was finite), the other 3 steps train, and
+    # the ranks stay identical. With mmengine's plain wrapper rank 0 would
+    # all-reduce NaN gradients into both models.
+    ranks, _, _, proc = _dist_train(str(tmp_path), model='NaNOnceRegressor',
+                                    max_epochs=2)
+    log = proc.stdout + proc.stderr
+    for r in range(2):
+        weights = ranks[r]['weights']  # before training, after each step
+        assert len(weights) == 1 + 4
+        changed = [not torch.equal(a, b)
+                   for a, b in zip(weights[:-1], weights[1:])]
+        assert changed == [True, False, True, True]
+        assert all(torch.isfinite(w).all() for w in weights)
+        assert ranks[r]['skipped'] == 1
+        for a, b in zip(weights, ranks[1 - r]['weights']):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # Rank 0 (the one that prints) names the term and its batch.
+    assert 'skipping a step with non-finite loss (1 so far) at iteration 1, ' \
+        "non-finite terms ['loss_betas']" in log
+    assert 'loss: nan' not in log  # the skipped NaN is not averaged in
