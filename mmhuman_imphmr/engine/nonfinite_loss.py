@@ -88,6 +88,8 @@ def checked_train_step(module, run_forward: Callable,
     terms = [k for k, v in log_vars.items()
              if k != 'loss' and not torch.isfinite(
                  torch.as_tensor(v)).all()]
+    if not terms and not torch.isfinite(parsed.detach()):
+        terms = ['loss']  # a model whose single term is called 'loss'
     hub = MessageHub.get_current_instance()
     where = (f'iteration {hub.get_info("iter", "?")}, non-finite terms '
              f'{terms or ["(on another rank)"]}, batch samples '

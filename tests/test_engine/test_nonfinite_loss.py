@@ -65,3 +65,28 @@ def test_imphmr_accepts_the_policy():
                                                          ImpHMR)
     assert issubclass(ImpHMR, NonFiniteLossMixin)
     assert DEFAULT_TRAIN_CFG['nonfinite_loss'] == 'raise'
+
+
+def test_single_term_named_loss_is_named():
+    # parse_losses returns the total under 'loss' as well: a model whose only
+    # term is called 'loss' must not be reported as "(on another rank)".
+    from mmengine.model import BaseModel
+    from mmengine.optim import OptimWrapper
+
+    from mmhuman_imphmr.engine import checked_train_step
+
+    class OneTerm(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            return dict(loss=self.w * inputs.sum())
+
+    model = OneTerm()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    data = dict(inputs=torch.tensor([float('nan')]), data_samples=None)
+    with pytest.raises(NonFiniteLossError,
+                       match=r"non-finite terms \['loss'\]"):
+        checked_train_step(model, model._run_forward, data, wrapper)
+    assert float(model.w) == 1.
