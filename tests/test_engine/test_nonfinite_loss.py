@@ -89,4 +89,4 @@ def test_single_term_named_loss_is_named():
     with pytest.raises(NonFiniteLossError,
                        match=r"non-finite terms \['loss'\]"):
         checked_train_step(model, model._run_forward, data, wrapper)
-    assert float(model.w) == 1.
+    assert model.w.item() == 1.
