@@ -8,6 +8,7 @@ from collections import OrderedDict
 from typing import Callable, List, Optional, Union
 
 from mmengine.dist import is_main_process
+from mmengine.logging import print_log
 from mmengine.fileio import get_file_backend
 from mmengine.fileio.backends import LocalBackend
 from mmengine.model import is_model_wrapper
@@ -45,11 +46,30 @@ class FaultTolerantRunner(Runner):
       the checkpoint named by ``work_dir/last_checkpoint``; when that file is
       missing, empty or names a missing / truncated file, it falls back to
       the newest complete ``*.pth`` in ``work_dir`` (with a warning).
+    * a dataloader with ``num_workers=0`` (e.g. ``--cfg-options
+      train_dataloader.num_workers=0`` to debug in one process) gets
+      ``persistent_workers=False`` with a warning, instead of torch's
+      ``ValueError`` for the pair the configs' defaults would make.
 
     Exact resume: together with :class:`EpochSeedHook` and checkpoints at
     epoch ends, a resumed run repeats the uninterrupted run bit for bit on
     CPU (see ``docs`` of that hook for the conditions).
     """
+
+    # -- dataloaders -----------------------------------------------------
+    @staticmethod
+    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
+        """MMEngine's ``build_dataloader``; ``num_workers=0`` switches
+        ``persistent_workers`` off (see class doc)."""
+        if (isinstance(dataloader, dict)
+                and dataloader.get('num_workers', 0) == 0
+                and dataloader.get('persistent_workers', False)):
+            print_log('num_workers=0: persistent_workers=True needs worker '
+                      'processes, switched off for this dataloader',
+                      logger='current', level=30)
+            dataloader = dict(dataloader, persistent_workers=False)
+        return Runner.build_dataloader(dataloader, seed=seed,
+                                       diff_rank_seed=diff_rank_seed)
 
     # -- saving ----------------------------------------------------------
     def save_checkpoint(self,
