@@ -58,6 +58,14 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
+        from mmengine.device import get_device
+        if get_device() == 'cpu':
+            # mmengine's AmpOptimWrapper asserts an accelerator; say so
+            # before the runner is built, in the terms of this command.
+            raise SystemExit(
+                'tools/train.py: --amp needs a GPU (mmengine\'s '
+                'AmpOptimWrapper uses torch.cuda.amp), and this machine has '
+                'none; run without --amp on the CPU')
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_wrapper == 'AmpOptimWrapper':
             print('AMP training is already enabled in the config.')
