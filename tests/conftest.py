@@ -1,4 +1,6 @@
 """Shared fixtures: the embedded synthetic body model, generated once per run."""
+import logging
+
 import pytest
 
 
@@ -14,3 +16,23 @@ def body_model_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('body_models')
     generate_synthetic_body_model(str(root))
     return str(root)
+
+
+@pytest.fixture(scope='session')
+def init_weights_quietly():
+    """``init_weights_quietly(model)``: ``model.init_weights()`` with the
+    current MMLogger at WARNING (mmengine logs one INFO block per parameter,
+    hundreds of lines for a ResNet-50 estimator)."""
+    from mmengine.logging import MMLogger
+
+    def init(model):
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel(logging.WARNING)
+        try:
+            model.init_weights()
+        finally:
+            logger.setLevel(level)
+        return model
+
+    return init

@@ -9,14 +9,12 @@ tests/test_models/test_estimators.
 """
 import functools
 import glob
-import logging
 import math
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 
 CONFIG_DIR = osp.normpath(osp.join(osp.dirname(__file__), '..', '..',
                                    'configs'))
@@ -93,7 +91,8 @@ def test_configs_found():
 
 
 @pytest.mark.parametrize('config', CONFIGS)
-def test_config_builds_and_runs_every_mode(config, body_model_root):
+def test_config_builds_and_runs_every_mode(config, body_model_root,
+                                          init_weights_quietly):
     from mmhuman_imphmr.registry import MODELS
     from mmhuman_imphmr.utils.setup_env import register_all_modules
     register_all_modules()
@@ -104,15 +103,8 @@ def test_config_builds_and_runs_every_mode(config, body_model_root):
                 'train_cfg', 'default_hooks', 'env_cfg'):
         assert key in cfg, f'{config} lacks {key}'
     torch.manual_seed(0)
-    model = MODELS.build(_narrow_model(cfg, body_model_root))
-    # init_weights logs one INFO block per parameter; keep the output short.
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        model.init_weights()
-    finally:
-        logger.setLevel(level)
+    model = init_weights_quietly(
+        MODELS.build(_narrow_model(cfg, body_model_root)))
 
     model.train()
     data = model.data_preprocessor(_data(body_model_root), training=True)

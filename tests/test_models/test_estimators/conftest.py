@@ -1,5 +1,4 @@
 """Estimator test fixtures: real configs, synthetic body, tiny batches."""
-import logging
 import math
 import os.path as osp
 from typing import List, Optional, Tuple
@@ -7,7 +6,6 @@ from typing import List, Optional, Tuple
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs')
 
@@ -75,7 +73,7 @@ def make_batch(body_model_root: str, has_smpl: List[float], crop: int = 64,
 
 
 @pytest.fixture(scope='module')
-def build_model(body_model_root):
+def build_model(body_model_root, init_weights_quietly):
     """``build_model(config, overrides=None) -> ImpHMR`` (small_model_cfg)."""
     from mmhuman_imphmr.registry import MODELS
     from mmhuman_imphmr.utils.setup_env import register_all_modules
@@ -84,16 +82,7 @@ def build_model(body_model_root):
     def build(config: str, overrides: Optional[dict] = None):
         cfg = small_model_cfg(config, body_model_root, overrides)
         torch.manual_seed(0)
-        model = MODELS.build(cfg)
-        # init_weights logs one INFO block per parameter; keep output short.
-        logger = MMLogger.get_current_instance()
-        level = logger.level
-        logger.setLevel(logging.WARNING)
-        try:
-            model.init_weights()
-        finally:
-            logger.setLevel(level)
-        return model
+        return init_weights_quietly(MODELS.build(cfg))
 
     return build
 
