@@ -18,7 +18,7 @@ from mmengine.dist import is_main_process  # noqa: E402
 
 from mmhuman_imphmr.engine.atomic_io import atomic_dump_json  # noqa: E402
 from mmhuman_imphmr.engine.launch import (  # noqa: E402
-    build_runner, shutdown_distributed, use_cpu_distributed)
+    build_runner, distributed_teardown, use_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -100,17 +100,13 @@ def main() -> None:
     from mmhuman_imphmr.utils import register_all_modules
     register_all_modules()
     cfg = merge_args(Config.fromfile(args.config), args)
-    try:
+    with distributed_teardown():
         metrics = build_runner(cfg).test()
         if args.out and is_main_process():
             os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
             atomic_dump_json({k: float(v) for k, v in metrics.items()},
                              args.out)
             print(f'metrics written to {args.out}')
-    except BaseException:
-        shutdown_distributed(wait_for_all=False)
-        raise
-    shutdown_distributed()
 
 
 if __name__ == '__main__':

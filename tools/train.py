@@ -18,7 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 
 from mmhuman_imphmr.engine.launch import (  # noqa: E402
-    build_runner, shutdown_distributed, use_cpu_distributed)
+    build_runner, distributed_teardown, use_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -96,12 +96,8 @@ def main() -> None:
     register_all_modules()
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
-    try:
+    with distributed_teardown():
         build_runner(cfg).train()
-    except BaseException:
-        shutdown_distributed(wait_for_all=False)
-        raise
-    shutdown_distributed()
 
 
 if __name__ == '__main__':

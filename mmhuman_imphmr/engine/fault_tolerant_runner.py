@@ -8,9 +8,9 @@ from collections import OrderedDict
 from typing import Callable, List, Optional, Union
 
 from mmengine.dist import is_main_process
-from mmengine.logging import print_log
 from mmengine.fileio import get_file_backend
 from mmengine.fileio.backends import LocalBackend
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner

@@ -1,5 +1,8 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: building the runner
 and making a launcher run work on machines without CUDA."""
+import contextlib
+from typing import Iterator
+
 import torch
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
@@ -87,3 +90,15 @@ def shutdown_distributed(wait_for_all: bool = True) -> None:
     if wait_for_all:
         dist.barrier()
     dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def distributed_teardown() -> Iterator[None]:
+    """Run the body, then :func:`shutdown_distributed`: with the barrier when
+    the body succeeded, without it when it raised (the error propagates)."""
+    try:
+        yield
+    except BaseException:
+        shutdown_distributed(wait_for_all=False)
+        raise
+    shutdown_distributed()

@@ -12,7 +12,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-from mmhuman_imphmr.engine.launch import (model_wrapper_cfg,
+from mmhuman_imphmr.engine.launch import (distributed_teardown,
+                                          model_wrapper_cfg,
                                           shutdown_distributed,
                                           use_cpu_distributed)
 
@@ -107,3 +108,19 @@ def test_shutdown_on_error_path_skips_barrier(torchrun_env, monkeypatch):
     monkeypatch.setattr(dist, 'barrier', forbidden)
     shutdown_distributed(wait_for_all=False)
     assert not dist.is_initialized()
+
+
+@needs_cpu_only
+def test_teardown_context(torchrun_env, monkeypatch):
+    # What tools/train.py and tools/test.py wrap their run in.
+    dist.init_process_group(backend='gloo')
+    calls = []
+    monkeypatch.setattr(dist, 'barrier', lambda *a, **k: calls.append(1))
+    with distributed_teardown():
+        pass
+    assert calls == [1] and not dist.is_initialized()
+    dist.init_process_group(backend='gloo')
+    with pytest.raises(RuntimeError, match='boom'):
+        with distributed_teardown():
+            raise RuntimeError('boom')
+    assert calls == [1] and not dist.is_initialized()  # no barrier on error
