@@ -136,3 +136,25 @@ LSP14_LEFT_HIP = 3
 # Camera conventions (SPIN): weak perspective on a square crop.
 FOCAL_LENGTH = 5000.0
 CROP_SIZE = 224
+
+# ----------------------------------------------------------------------------
+# Label types of a dataset: what its annotations are, hence which of ImpHMR's
+# losses its samples feed (paper sec. 3.4 / 4, DESIGN §3; the routing itself
+# is mmhuman_imphmr.models.estimators.loss_routing.LabelTypeRouting).
+#   'gt3d':        measured 3D ground truth with SMPL (H36M / MPI-INF-3DHP
+#                  with MoSh / fitted SMPL, the synthetic data).
+#   'pseudo_smpl': in-the-wild images whose SMPL is a fit to 2D keypoints
+#                  (EFT COCO / MPII / LSPET); no 3D joints.
+#   '2d_only':     2D keypoints only.
+LABEL_TYPE_GT3D = 'gt3d'
+LABEL_TYPE_PSEUDO_SMPL = 'pseudo_smpl'
+LABEL_TYPE_2D = '2d_only'
+LABEL_TYPES = (LABEL_TYPE_GT3D, LABEL_TYPE_PSEUDO_SMPL, LABEL_TYPE_2D)
+
+# ----------------------------------------------------------------------------
+# GIRAFFE's camera and depth range (Niemeyer & Geiger 2021, generator /
+# camera defaults), shared by the volume renderer and every view-aware neck.
+GIRAFFE_CAMERA_RADIUS = 2.732
+GIRAFFE_FOV = 49.13  # degrees
+GIRAFFE_NEAR = 0.5
+GIRAFFE_FAR = 6.0
