@@ -20,6 +20,7 @@ int8 (index into :data:`GENDERS`), ``done.json``.
 """
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
 import shutil
@@ -27,6 +28,7 @@ import tempfile
 from typing import Dict, Optional
 
 import numpy as np
+from mmengine.logging import print_log
 
 from mmhuman_imphmr.utils.constants import NUM_BETAS, NUM_GT_JOINTS, NUM_JOINTS
 from .human_data_io import (iter_array_chunks, load_human_data, member_shape,
@@ -38,6 +40,10 @@ CACHE_VERSION = 1
 GENDERS = ('neutral', 'male', 'female')
 _GENDER_CODES = {'neutral': 0, 'n': 0, '': 0, 'male': 1, 'm': 1,
                  'female': 2, 'f': 2}
+# SPIN / PARE (``datasets/base_dataset.py``) code genders as integers:
+# ``0 if str(g) == 'm' else 1``, and -1 for a dataset without genders.
+_SPIN_GENDER_CODES = {0: 'male', 1: 'female', -1: 'neutral'}
+_SPIN_HELP = '0 = male, 1 = female, -1 = no gender (neutral)'
 CACHE_KEYS = ('image_path', 'bbox_xywh', 'bbox_score', 'keypoints2d',
               'keypoints3d', 'global_orient', 'body_pose', 'betas',
               'has_smpl', 'has_kp3d', 'gender')
@@ -149,6 +155,41 @@ def _smpl_params(path: str, small: dict, num: int) -> Optional[dict]:
     return out
 
 
+def _gender_code(path: str, value) -> tuple:
+    """``(code into GENDERS, was_integer)`` of one raw gender entry.
+
+    Text (``'m'``, ``'female'``, ...) is read by name. Integer codes (ints,
+    integral floats, or strings of them, as ``astype(str)`` of SPIN/PARE
+    arrays gives) follow SPIN / PARE (``datasets/base_dataset.py``: 0 =
+    male, 1 = female, -1 = the file had no gender) -- never this module's own
+    order, where 0 would be neutral.
+    """
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, (bool, np.bool_)):
+        raise _fail(path, 'meta.gender', f'boolean gender {value!r} is '
+                    f'ambiguous; write "m"/"f" or SPIN\'s integer codes')
+    number = None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        number = float(value)
+    else:
+        text = str(value).strip().lower()
+        if text in _GENDER_CODES:
+            return _GENDER_CODES[text], False
+        try:
+            number = float(text)
+        except ValueError:
+            raise _fail(path, 'meta.gender', f'unknown gender {value!r} '
+                        f'(expected one of {sorted(_GENDER_CODES)}, or '
+                        f'SPIN/PARE integer codes {_SPIN_HELP})') from None
+    if not np.isfinite(number) or number != int(number) or \
+            int(number) not in _SPIN_GENDER_CODES:
+        raise _fail(path, 'meta.gender', f'unknown integer gender code '
+                    f'{value!r}: integer codes are read as SPIN/PARE\'s '
+                    f'{_SPIN_HELP}; convert the file\'s genders to "m"/"f"')
+    return _GENDER_CODES[_SPIN_GENDER_CODES[int(number)]], True
+
+
 def _genders(path: str, small: dict, num: int) -> np.ndarray:
     meta = small.get('meta') or {}
     raw = meta.get('gender') if isinstance(meta, dict) else None
@@ -161,12 +202,19 @@ def _genders(path: str, small: dict, num: int) -> np.ndarray:
         raise _fail(path, 'meta.gender', f'expected {num} entries, found '
                     f'{raw.size}')
     codes = np.zeros(num, np.int8)
-    for value in np.unique(raw):
-        text = value.decode() if isinstance(value, bytes) else str(value)
-        if text.strip().lower() not in _GENDER_CODES:
-            raise _fail(path, 'meta.gender', f'unknown gender {text!r} '
-                        f'(expected one of {sorted(_GENDER_CODES)})')
-        codes[raw == value] = _GENDER_CODES[text.strip().lower()]
+    integer = False
+    try:
+        values = np.unique(raw)
+    except TypeError:  # an object array of mixed types cannot be sorted
+        values = list(dict.fromkeys(raw.tolist()))
+    for value in values:
+        code, was_integer = _gender_code(path, value)
+        integer |= was_integer
+        codes[raw == value] = code
+    if integer:
+        print_log(f'{path}: meta.gender holds integer codes; read with '
+                  f'SPIN/PARE\'s convention {_SPIN_HELP}', logger='current',
+                  level=logging.INFO)
     return codes
 
 

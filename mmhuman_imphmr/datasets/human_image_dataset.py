@@ -9,6 +9,7 @@ from mmengine.dataset import BaseDataset
 from mmhuman_imphmr.registry import DATASETS
 from mmhuman_imphmr.utils.constants import J49_FLIP_PERM, NUM_JOINTS
 from .human_data_cache import GENDERS, load_or_build_cache, open_cache
+from .label_type import check_label_type, resolve_label_type
 
 
 @DATASETS.register_module()
@@ -21,8 +22,16 @@ class HumanImageDataset(BaseDataset):
     mask-compressed; optional ``smpl`` dict with ``global_orient`` (N, 3),
     ``body_pose`` (N, 23, 3) or (N, 69), ``betas`` (N, >=10); optional
     ``has_smpl`` (N,); optional ``meta`` dict with ``gender`` (N,) of
-    ``'m'/'f'/'male'/'female'/'neutral'``). Keypoints are mapped to SPIN's 49
-    by :mod:`.keypoint_mapping`.
+    ``'m'/'f'/'male'/'female'/'neutral'`` or SPIN/PARE's integer codes
+    0 = male, 1 = female). Keypoints are mapped to SPIN's 49 by
+    :mod:`.keypoint_mapping`.
+
+    Every dataset has one *label type* (``utils.constants.LABEL_TYPES``),
+    which decides the losses its samples feed (DESIGN §3): ``'gt3d'``
+    (H36M, MPI-INF-3DHP with SMPL) L_reg + L_imag; ``'pseudo_smpl'`` (EFT
+    COCO / MPII / LSPET) L_reg + L_imag + L_cons; ``'2d_only'`` L_reg +
+    L_cons. It is written into every sample (``label_type``);
+    :mod:`.label_type` warns when the file's labels contradict it.
 
     Annotations are never turned into N Python dicts: the file is validated
     and converted once into memory-mapped ``.npy`` arrays
@@ -37,6 +46,11 @@ class HumanImageDataset(BaseDataset):
         pipeline (list): Transforms.
         dataset_name (str, optional): Written into every sample; default the
             file's stem.
+        label_type (str, optional): One of ``LABEL_TYPES``, written into
+            every sample. Configs should declare it; None infers it from the
+            file's labels (any sample with SMPL and 3D joints: ``'gt3d'``;
+            SMPL only: ``'pseudo_smpl'``; else ``'2d_only'``) and logs one
+            WARNING line saying what was inferred. Defaults to None.
         keypoint_convention (str, optional): Convention of the file's
             keypoints when the file does not record one
             (``keypoints2d_convention``); None means mmhuman3d's default
@@ -66,7 +80,8 @@ class HumanImageDataset(BaseDataset):
         ndarray[3], ``smpl_body_pose`` ndarray[69], ``smpl_betas``
         ndarray[10] (axis-angle, zeros when absent), ``has_smpl`` /
         ``has_kp3d`` int 0/1, ``gender`` str, ``sample_idx`` int,
-        ``dataset_name`` str, ``flip_indices`` list[int] (SPIN's 49).
+        ``dataset_name`` str, ``label_type`` str (the dataset's, one of
+        ``LABEL_TYPES``), ``flip_indices`` list[int] (SPIN's 49).
     """
     METAINFO: dict = dict(keypoint_convention='smpl_49',
                           num_keypoints=NUM_JOINTS,
@@ -77,6 +92,7 @@ class HumanImageDataset(BaseDataset):
                  data_prefix: dict = dict(img_path=''),
                  pipeline: List[Union[dict, Any]] = [],
                  dataset_name: Optional[str] = None,
+                 label_type: Optional[str] = None,
                  keypoint_convention: Optional[str] = None,
                  cache_dir: Optional[str] = None,
                  on_missing_image: str = 'raise',
@@ -91,6 +107,10 @@ class HumanImageDataset(BaseDataset):
             raise ValueError(f'{ann_file}: on_missing_image must be "raise" '
                              f'or "skip", found {on_missing_image!r}')
         self.on_missing_image = on_missing_image
+        # The declared type (None: infer); `label_type` is the resolved one.
+        self.declared_label_type = check_label_type(
+            label_type, osp.join(data_root or '', ann_file))
+        self._label_type: Optional[str] = None
         self.check_images = check_images
         self._bad_images: set = set()
         self._num_skipped = 0
@@ -138,9 +158,26 @@ class HumanImageDataset(BaseDataset):
                              f'indices={self._indices!r}')
         self._sample_index = index
         self._num_samples = num if index is None else int(index.size)
+        self._label_type = resolve_label_type(
+            self.declared_label_type, self.ann_file,
+            self._flags('has_smpl'), self._flags('has_kp3d'),
+            check_kp3d=not self.test_mode)
         self._fully_initialized = True
         if self.check_images:
             self._check_image_files()
+
+    def _flags(self, key: str) -> np.ndarray:
+        """``has_smpl`` / ``has_kp3d`` (N,) bool of the selected samples."""
+        flags = np.asarray(self.arrays[key]) > 0
+        return flags if self._sample_index is None else \
+            flags[self._sample_index]
+
+    @property
+    def label_type(self) -> str:
+        """The dataset's label type (declared, or inferred from the file)."""
+        if not self._fully_initialized:
+            self.full_init()
+        return self._label_type
 
     def _check_image_files(self) -> None:
         """Find missing images now rather than hours into training."""
@@ -248,6 +285,7 @@ class HumanImageDataset(BaseDataset):
             gender=GENDERS[int(a['gender'][i])],
             sample_idx=int(idx),
             dataset_name=self.dataset_name,
+            label_type=self._label_type,
             flip_indices=list(J49_FLIP_PERM))
 
     def get_subset_(self, indices) -> None:

@@ -15,9 +15,10 @@ convention      K    files
 ==============  ===  =========================================================
 ``human_data``  190  every file written by mmhuman3d's converters
                      (``eft_coco_all.npz``, ``eft_mpii.npz``,
-                     ``eft_lspet.npz``, ``h36m_train.npz``, ``mpi_inf_3dhp_train.npz``,
-                     ``spin_*.npz``, ``pw3d_test.npz``) and by this project's
-                     converters
+                     ``eft_lspet.npz``, ``h36m_mosh_train.npz``,
+                     ``h36m_train.npz``, ``mpi_inf_3dhp_train.npz``,
+                     ``spin_*.npz``, ``pw3d_test.npz``) and by this
+                     project's converters
 ``smpl_49``     49   SPIN's layout (25 OpenPose + 24 GT joints), ours
 ``smpl_24``     24   the 24 GT joints of SPIN (PARE's ``convention='smpl_24'``)
 ==============  ===  =========================================================

@@ -74,6 +74,23 @@ def test_spin_round_trip(tmp_path):
         assert info['img_path'] == osp.join('c', spin['imgname'][i])
 
 
+def test_spin_integer_genders_survive_conversion(tmp_path):
+    # SPIN/PARE code genders as 0 = male, 1 = female; the converter writes
+    # them as text ('0'/'1') and the dataset must read them as such, not as
+    # its own index (where 0 is neutral).
+    n = 4
+    spin = dict(imgname=np.array([f'{i}.jpg' for i in range(n)]),
+                center=np.full((n, 2), 50.0), scale=np.ones(n),
+                part=np.ones((n, 24, 3)), gender=np.array([0, 1, 1, 0]))
+    np.savez(tmp_path / 'mpi_inf_3dhp_train.npz', **spin)
+    out = tmp_path / 'spin_mpi_inf_3dhp_train.npz'
+    _tool('spin_to_humandata').convert_spin_npz(
+        str(tmp_path / 'mpi_inf_3dhp_train.npz'), str(out))
+    ds = HumanImageDataset(ann_file=str(out))
+    assert [ds.get_data_info(i)['gender'] for i in range(n)] == [
+        'male', 'female', 'female', 'male']
+
+
 def test_spin_converter_errors(tmp_path):
     np.savez(tmp_path / 'x.npz', imgname=np.array(['a']),
              center=np.zeros((1, 2)), scale=np.ones(1))

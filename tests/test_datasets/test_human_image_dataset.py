@@ -98,6 +98,33 @@ def test_dataset_reads_mmhuman3d_file(tmp_path, compressed):
     assert genders == ['male', 'female', 'male', 'female', 'neutral', 'male']
 
 
+@pytest.mark.parametrize('genders', [
+    [0, 1, 1, 0, -1, 0],                  # SPIN/PARE int32 codes
+    [0.0, 1.0, 1.0, 0.0, -1.0, 0.0],      # the same as floats
+    ['0', '1', '1', '0', '-1', '0'],      # ... as astype(str) writes them
+    ['m', 1, 'female', 0, 'neutral', 0],  # mixed with names
+])
+def test_integer_gender_codes_follow_spin(tmp_path, genders):
+    # SPIN's base_dataset: gender = 0 if 'm' else 1, and -1 when the file has
+    # none. 0 must not become this package's code 0 ('neutral').
+    write_mmhuman3d_file(tmp_path / 'g.npz', genders=genders)
+    ds = HumanImageDataset(ann_file=str(tmp_path / 'g.npz'))
+    assert [ds.get_data_info(i)['gender'] for i in range(6)] == [
+        'male', 'female', 'female', 'male', 'neutral', 'male']
+
+
+@pytest.mark.parametrize('bad, match', [
+    (2, r'unknown integer gender code 2.*0 = male, 1 = female'),
+    (0.5, r'unknown integer gender code 0.5'),
+    ('x', r"unknown gender 'x'"),
+])
+def test_unknown_gender_codes_are_refused(tmp_path, bad, match):
+    write_mmhuman3d_file(tmp_path / 'g.npz', genders=[0, 1, bad, 0, 1, 0])
+    with pytest.raises(HumanDataError, match=r'g.npz: key "meta.gender": '
+                       + match):
+        HumanImageDataset(ann_file=str(tmp_path / 'g.npz'))
+
+
 def test_dataset_validation_errors(tmp_path):
     path = tmp_path / 'bad.npz'
     write_mmhuman3d_file(path)

@@ -191,9 +191,12 @@ def test_ensure_skips_existing_and_dataset_loads(synthetic_root,
     np.testing.assert_allclose(info['smpl_body_pose'],
                                data['smpl']['body_pose'][0].reshape(69))
     assert info['gender'] == 'neutral' and info['has_smpl'] == 1
+    # Exact SMPL and 3D joints: the synthetic set declares 'gt3d' itself.
+    assert dataset.label_type == info['label_type'] == 'gt3d'
     item = dataset[0]
     assert item['inputs'].shape == (3, 48, 48)
     sample = item['data_samples']
+    assert sample.metainfo['label_type'] == 'gt3d'
     assert sample.gt_keypoints2d.shape == (49, 3)
     # Most joints of a person inside the crop are visible in it.
     assert sample.gt_keypoints2d[:, 2].sum() >= 25

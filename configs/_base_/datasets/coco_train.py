@@ -1,6 +1,9 @@
 # Table 4 ablations of the paper: training on EFT-COCO only (mmhuman3d's
 # preprocessed eft_coco_all.npz, images under data/datasets/coco/).
 # Same SPIN augmentation as mix_train.py (see the comments there).
+# EFT pseudo-SMPL fits: label type 'pseudo_smpl', so every sample feeds
+# L_reg + L_imag + L_cons (DESIGN §3; Table 4 shows both view losses help
+# on COCO alone).
 coco_ann_file = 'data/preprocessed_datasets/eft_coco_all.npz'
 coco_img_root = 'data/datasets/coco'
 
@@ -28,6 +31,7 @@ train_dataloader = dict(
     dataset=dict(
         type='HumanImageDataset',
         dataset_name='coco',
+        label_type='pseudo_smpl',
         ann_file=coco_ann_file,
         data_prefix=dict(img_path=coco_img_root),
         pipeline=train_pipeline))

@@ -34,13 +34,28 @@ train_pipeline = [
     dict(type='PackMeshInputs'),
 ]
 
-# (name, file, image folder, PARE's share of every batch)
+# Label types (DESIGN §3) decide which losses a dataset's samples feed:
+# * 'gt3d' (Human3.6M with MoSh SMPL, MPI-INF-3DHP with SPIN's static fits):
+#   L_reg + L_imag.
+# * 'pseudo_smpl' (EFT fits of COCO, LSPET, MPII): L_reg + L_imag + L_cons.
+# (A '2d_only' set would feed L_reg + L_cons.) Inside each loss every term
+# stays masked by the sample's own labels (has_smpl, has_kp3d, confidences).
+# The 3D files must carry SMPL: mmhuman3d's h36m_train.npz and
+# mpi_inf_3dhp_train.npz do not, and with them L_imag's pose/shape terms and
+# L_reg's theta/beta terms never run on 70% of every batch (the dataset
+# warns). h36m_mosh_train.npz is what mmhuman3d's H36mConverter writes when
+# given the MoSh data (mosh_dir; not redistributable), as mmhuman3d's HMR,
+# SPIN and PARE configs train on; spin_mpi_inf_3dhp_train.npz is SPIN's
+# file with its static fits, as mmhuman3d's SPIN config uses. See
+# docs/data_preparation.md.
+# (name, file, image folder, label type, PARE's share of every batch)
 mix_datasets = [
-    ('h36m', 'h36m_train.npz', 'h36m', 0.5),
-    ('coco', 'eft_coco_all.npz', 'coco', 0.233),
-    ('lspet', 'eft_lspet.npz', 'lspet', 0.046),
-    ('mpii', 'eft_mpii.npz', 'mpii', 0.021),
-    ('mpi_inf_3dhp', 'mpi_inf_3dhp_train.npz', 'mpi_inf_3dhp', 0.2),
+    ('h36m', 'h36m_mosh_train.npz', 'h36m', 'gt3d', 0.5),
+    ('coco', 'eft_coco_all.npz', 'coco', 'pseudo_smpl', 0.233),
+    ('lspet', 'eft_lspet.npz', 'lspet', 'pseudo_smpl', 0.046),
+    ('mpii', 'eft_mpii.npz', 'mpii', 'pseudo_smpl', 0.021),
+    ('mpi_inf_3dhp', 'spin_mpi_inf_3dhp_train.npz', 'mpi_inf_3dhp', 'gt3d',
+     0.2),
 ]
 train_dataloader = dict(
     batch_size=64,
@@ -48,7 +63,7 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(
         type='MixDatasetSampler',
-        partition=[m[3] for m in mix_datasets],
+        partition=[m[4] for m in mix_datasets],
         # Assumption: epoch length of mmhuman3d's SPIN recipe (num_data).
         num_samples=100000),
     dataset=dict(
@@ -57,8 +72,9 @@ train_dataloader = dict(
             dict(
                 type='HumanImageDataset',
                 dataset_name=name,
+                label_type=label_type,
                 ann_file=f'{mix_ann_root}/{ann}',
                 data_prefix=dict(img_path=f'{mix_img_root}/{folder}'),
                 pipeline=train_pipeline)
-            for name, ann, folder, _ in mix_datasets
+            for name, ann, folder, label_type, _ in mix_datasets
         ]))

@@ -22,6 +22,10 @@ val_dataloader = dict(
     dataset=dict(
         type='HumanImageDataset',
         dataset_name='pw3d',
+        # GT SMPL from 3DPW's IMU fits (its 3D joints are regressed from
+        # the GT mesh). The label type routes training losses only; it is
+        # declared so that the file's labels are checked when it is built.
+        label_type='gt3d',
         ann_file=pw3d_ann_file,
         data_prefix=dict(img_path=pw3d_img_root),
         test_mode=True,

@@ -5,6 +5,7 @@ from typing import Any, List, Optional, Union
 from mmengine.dist import barrier, get_dist_info
 
 from mmhuman_imphmr.registry import DATASETS
+from mmhuman_imphmr.utils.constants import LABEL_TYPE_GT3D
 from ..human_image_dataset import HumanImageDataset
 from .generator import SPLITS, ensure_synthetic_dataset
 
@@ -28,6 +29,9 @@ class SyntheticHumanDataset(HumanImageDataset):
             ``num_train``, ``num_val``, ``image_size``, ``seed``,
             ``body_model_root``). Defaults to its defaults.
         pipeline (list): Transforms.
+        label_type (str, optional): The dataset's label type (see
+            :class:`HumanImageDataset`). Defaults to ``'gt3d'``: every
+            sample has exact SMPL and 3D joints, so it feeds L_reg + L_imag.
         **kwargs: Other :class:`HumanImageDataset` arguments (``indices``,
             ``test_mode``, ...).
     """
@@ -37,6 +41,7 @@ class SyntheticHumanDataset(HumanImageDataset):
                  split: str = 'train',
                  generate_cfg: Optional[dict] = None,
                  pipeline: List[Union[dict, Any]] = [],
+                 label_type: Optional[str] = LABEL_TYPE_GT3D,
                  **kwargs) -> None:
         if split not in SPLITS:
             raise ValueError(f'SyntheticHumanDataset: split must be one of '
@@ -57,5 +62,6 @@ class SyntheticHumanDataset(HumanImageDataset):
             ann_file=osp.join(data_root, f'synthetic_{split}.npz'),
             data_prefix=dict(img_path=data_root),
             pipeline=pipeline,
+            label_type=label_type,
             data_root='',
             **kwargs)

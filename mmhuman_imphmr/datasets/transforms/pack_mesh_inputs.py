@@ -8,8 +8,8 @@ from mmpose.datasets.transforms.formatting import image_to_tensor
 
 from mmhuman_imphmr.registry import TRANSFORMS
 from mmhuman_imphmr.structures.mesh_data_sample import MeshDataSample
-from mmhuman_imphmr.utils.constants import (NUM_BETAS, NUM_GT_JOINTS,
-                                            NUM_JOINTS)
+from mmhuman_imphmr.utils.constants import (LABEL_TYPES, NUM_BETAS,
+                                            NUM_GT_JOINTS, NUM_JOINTS)
 
 
 def _flag(value) -> torch.Tensor:
@@ -26,8 +26,11 @@ class PackMeshInputs(BaseTransform):
     after ``mmpose.TopdownAffine``), as ``mmpose.PackPoseInputs`` does;
     normalisation is the data preprocessor's job. 2D keypoints go from crop
     pixels to SPIN's ``[-1, 1]`` coordinates, ``2 * kp / input_size - 1``,
-    with confidence = visibility, set to 0 when the keypoint falls outside
-    the crop. Missing SMPL/3D labels are packed as zeros with a 0 flag.
+    with confidence = visibility. Like SPIN (``j2d_processing`` only
+    transforms and normalises), a keypoint that falls outside the crop
+    keeps its confidence, with coordinates beyond ``[-1, 1]``: the person's
+    whole body is still supervised (``drop_outside_keypoints`` is the
+    deviation). Missing SMPL/3D labels are packed as zeros with a 0 flag.
 
     Required Keys:
         - img (ndarray[H, W, C]), input_size (tuple[int, int], (w, h))
@@ -38,7 +41,8 @@ class PackMeshInputs(BaseTransform):
         - keypoints3d (ndarray[24, 4]), smpl_global_orient (ndarray[3]),
           smpl_body_pose (ndarray[69]), smpl_betas (ndarray[10]),
           has_smpl, has_kp3d
-        - meta keys: see ``meta_keys``
+        - meta keys: see ``meta_keys``; ``label_type`` (str, one of
+          :data:`LABEL_TYPES`) is packed whenever present
 
     Added Keys:
         - inputs (Tensor[C, H, W]), data_samples (MeshDataSample)
@@ -48,6 +52,12 @@ class PackMeshInputs(BaseTransform):
             when present. ``bbox_center``/``bbox_scale`` are stored for the
             single instance (ndarray[2]); ``bbox_rotation`` is stored as
             ``rotation`` (float, degrees, 0 without rotation).
+            ``label_type`` (the dataset's label type, which routes the
+            losses) is packed when present even if it is not listed.
+        drop_outside_keypoints (bool): Set the confidence of 2D keypoints
+            outside the crop to 0. Defaults to False (SPIN keeps them);
+            True is a deviation from SPIN, e.g. for a loss that should only
+            see joints in the image.
     """
 
     def __init__(self,
@@ -55,8 +65,13 @@ class PackMeshInputs(BaseTransform):
                                              'dataset_name', 'gender',
                                              'bbox_center', 'bbox_scale',
                                              'input_size', 'flip',
-                                             'rotation')) -> None:
+                                             'rotation', 'label_type'),
+                 drop_outside_keypoints: bool = False) -> None:
         self.meta_keys = tuple(meta_keys)
+        if 'label_type' not in self.meta_keys:
+            # The losses are routed by it: never lose it to a custom list.
+            self.meta_keys += ('label_type', )
+        self.drop_outside_keypoints = bool(drop_outside_keypoints)
 
     def transform(self, results: Dict) -> Optional[Dict]:
         """Build ``dict(inputs=..., data_samples=...)``."""
@@ -101,13 +116,21 @@ class PackMeshInputs(BaseTransform):
                                            np.float32).reshape(-1, 2)[0]
             elif key == 'flip':
                 metainfo['flip'] = bool(results.get('flip', False))
+            elif key == 'label_type' and key in results:
+                metainfo[key] = self._label_type(results[key])
             elif key in results:
                 metainfo[key] = results[key]
         sample.set_metainfo(metainfo)
         return dict(inputs=inputs, data_samples=sample)
 
     @staticmethod
-    def _keypoints2d(results: Dict) -> torch.Tensor:
+    def _label_type(value) -> str:
+        if not isinstance(value, str) or value not in LABEL_TYPES:
+            raise ValueError(f'PackMeshInputs: label_type must be one of '
+                             f'{LABEL_TYPES}, found {value!r}')
+        return value
+
+    def _keypoints2d(self, results: Dict) -> torch.Tensor:
         """``Tensor[49, 3]``: ``[-1, 1]`` crop coordinates + confidence."""
         if 'input_size' not in results:
             raise KeyError('PackMeshInputs: results has no "input_size"; '
@@ -120,13 +143,16 @@ class PackMeshInputs(BaseTransform):
         visible = results.get('keypoints_visible', None)
         visible = (np.ones(NUM_JOINTS, np.float32) if visible is None else
                    np.asarray(visible, np.float32).reshape(-1, NUM_JOINTS)[0])
-        inside = ((kp[:, 0] >= 0) & (kp[:, 0] < width) & (kp[:, 1] >= 0) &
-                  (kp[:, 1] < height))
-        conf = visible * inside
+        conf = visible
+        if self.drop_outside_keypoints:
+            inside = ((kp[:, 0] >= 0) & (kp[:, 0] < width) &
+                      (kp[:, 1] >= 0) & (kp[:, 1] < height))
+            conf = visible * inside
         size = np.array([width, height], np.float32)
         norm = 2.0 * kp / size - 1.0
         out = np.concatenate([norm, conf[:, None]], axis=1).astype(np.float32)
         return torch.from_numpy(out)
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(meta_keys={self.meta_keys})'
+        return (f'{self.__class__.__name__}(meta_keys={self.meta_keys}, '
+                f'drop_outside_keypoints={self.drop_outside_keypoints})')

@@ -1,6 +1,7 @@
 import copy
 
 import numpy as np
+import pytest
 import torch
 from _helpers import make_results
 from mmpose.datasets.transforms import TopdownAffine
@@ -39,21 +40,54 @@ def test_pack_fields_and_shapes():
         assert key in meta
 
 
-def test_pack_keypoints_normalised_and_outside_dropped():
+def _offcrop_results():
     results = _cropped(np.random.default_rng(1))
     kp = np.zeros((1, 49, 2), np.float32)
     kp[0, 0] = [0.0, 0.0]      # crop corner -> (-1, -1)
     kp[0, 1] = [16.0, 16.0]    # crop centre -> (0, 0)
-    kp[0, 2] = [40.0, 5.0]     # right of the crop -> confidence 0
-    kp[0, 3] = [8.0, -0.5]     # above the crop -> confidence 0
+    kp[0, 2] = [40.0, 5.0]     # right of the crop -> (1.5, -0.6875)
+    kp[0, 3] = [8.0, -0.5]     # above the crop
     results['transformed_keypoints'] = kp
     results['keypoints_visible'] = np.ones((1, 49), np.float32)
     results['keypoints_visible'][0, 4] = 0
-    out = PackMeshInputs()(results)['data_samples'].gt_keypoints2d
+    return results
+
+
+def test_pack_keypoints_normalised_and_outside_kept_as_spin():
+    # SPIN's j2d_processing transforms and normalises (2 * kp / 224 - 1)
+    # and never touches the confidence: joints outside the crop stay
+    # supervised, with coordinates beyond [-1, 1].
+    out = PackMeshInputs()(_offcrop_results())['data_samples'].gt_keypoints2d
     torch.testing.assert_close(out[0], torch.tensor([-1.0, -1.0, 1.0]))
     torch.testing.assert_close(out[1], torch.tensor([0.0, 0.0, 1.0]))
+    torch.testing.assert_close(out[2], torch.tensor([1.5, -0.6875, 1.0]))
+    assert out[3, 2] == 1 and out[4, 2] == 0 and out[5, 2] == 1
+
+
+def test_pack_drop_outside_keypoints_option():
+    # The named deviation from SPIN: off-crop joints get confidence 0.
+    pack = PackMeshInputs(drop_outside_keypoints=True)
+    out = pack(_offcrop_results())['data_samples'].gt_keypoints2d
     torch.testing.assert_close(out[2], torch.tensor([1.5, -0.6875, 0.0]))
+    assert out[0, 2] == 1 and out[1, 2] == 1
     assert out[3, 2] == 0 and out[4, 2] == 0 and out[5, 2] == 1
+    assert 'drop_outside_keypoints=True' in repr(pack)
+
+
+def test_pack_label_type_into_metainfo():
+    results = _cropped(np.random.default_rng(3))
+    results['label_type'] = 'pseudo_smpl'
+    meta = PackMeshInputs()(copy.deepcopy(results))['data_samples'].metainfo
+    assert meta['label_type'] == 'pseudo_smpl'
+    # A custom meta_keys list still packs it: the losses are routed by it.
+    sample = PackMeshInputs(meta_keys=('img_path', ))(
+        copy.deepcopy(results))['data_samples']
+    assert sample.metainfo == dict(img_path='x.png',
+                                   label_type='pseudo_smpl')
+    results['label_type'] = 'gt'
+    with pytest.raises(ValueError, match=r"label_type must be one of "
+                       r"\('gt3d', 'pseudo_smpl', '2d_only'\), found 'gt'"):
+        PackMeshInputs()(results)
 
 
 def test_pack_without_smpl_labels_gives_zeros():
