@@ -218,8 +218,10 @@ def test_two_process_cpu_training(tmp_path, monkeypatch):
         assert ranks[r]['seen'] == [names[i] for i in draw[r::2]]
     assert ranks[0]['seen'] != ranks[1]['seen']
 
-    # tools/test.py on the checkpoint: the tiny model predicts the same betas
-    # for all 4 "views", so its ESV is exactly 0; one dumped sample per image.
+    # tools/test.py on the checkpoint: the tiny model's latent does not use
+    # phi, so it predicts the same betas for all 4 "views": ESV is exactly 0
+    # and flagged esv_view_constant (its betas do depend on the image, so
+    # esv stays 0.0 rather than NaN); one dumped sample per image.
     out, dump = osp.join(tmp, 'metrics.json'), osp.join(tmp, 'preds.pkl')
     proc = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', 'test.py'),
@@ -228,7 +230,10 @@ def test_two_process_cpu_training(tmp_path, monkeypatch):
         env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with open(out) as f:
-        assert json.load(f) == {'esv': 0.0}
+        metrics = json.load(f)
+    assert metrics['esv'] == metrics['esv_raw'] == 0.0
+    assert (metrics['esv_view_constant'], metrics['esv_image_blind'],
+            metrics['esv_dead_field']) == (1.0, 0.0, 0.0)
     with open(dump, 'rb') as f:
         single = pickle.load(f)
     assert [s['img_path'] for s in single] == \

@@ -1,9 +1,12 @@
 """Pure numpy metric functions."""
+from .gender import GENDER_CODES, GENDERS, gender_name
 from .keypoint_errors import (align_by_joint, mpjpe, pa_mpjpe, pve,
                               similarity_procrustes)
-from .shape_variance import embedding_shape_variance
+from .prediction_spread import is_constant, prediction_spread
+from .shape_view_entanglement import shape_view_entanglement
 
 __all__ = [
     'align_by_joint', 'mpjpe', 'pa_mpjpe', 'pve', 'similarity_procrustes',
-    'embedding_shape_variance'
+    'shape_view_entanglement', 'prediction_spread', 'is_constant',
+    'gender_name', 'GENDERS', 'GENDER_CODES'
 ]

@@ -4,13 +4,21 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
 
 import mmhuman_imphmr.body_models  # noqa: F401  (registers SMPL)
 from mmhuman_imphmr.registry import METRICS, MODELS
 from mmhuman_imphmr.utils.constants import H36M_PELVIS, H36M_TO_J14
-from ..functional import align_by_joint, mpjpe, pa_mpjpe, pve
+from ..functional import (GENDERS, align_by_joint, gender_name, is_constant,
+                          mpjpe, pa_mpjpe, prediction_spread, pve)
 
-GENDERS = ('neutral', 'male', 'female')
+
+def _sample_name(sample: dict, index: int) -> str:
+    name = f'#{index} of the batch'
+    for key in ('sample_idx', 'img_path'):
+        if sample.get(key) is not None:
+            name += f', {key}={sample.get(key)!r}'
+    return name
 
 
 def _get(sample: dict, key: str):
@@ -38,7 +46,10 @@ class MeshMetric(BaseMetric):
     1. GT mesh: the GT SMPL parameters (``gt_global_orient``,
        ``gt_body_pose``, ``gt_betas``, camera-frame orientation, no
        translation) through the body model of the sample's **gender**
-       (``male``/``female``; ``neutral`` if the sample has no gender).
+       (``male``/``female``; ``neutral`` if the sample has no gender). The
+       SPIN / PARE integer codes 0 = male, 1 = female are understood; any
+       other value raises (see :func:`gender_name`), it never falls back to
+       neutral.
     2. Predicted mesh: ``pred_vertices`` as given (the **neutral** model's
        output), or, if absent, ``pred_global_orient`` /``pred_body_pose``
        (rotation matrices) / ``pred_betas`` through the neutral model.
@@ -54,14 +65,31 @@ class MeshMetric(BaseMetric):
        ``compute_error_verts`` on the raw vertices).
     5. Per-sample errors are averaged over the dataset; metres x 1000.
 
+    Diagnostics (a constant model, e.g. a feature field that renders
+    nothing, still gets finite errors: those of one mean-ish mesh):
+    ``pred_joints_std`` (mm), the spread over the samples of the predicted
+    pelvis-centred 14 joints (mean over coordinates of the population std
+    over samples), ``pred_betas_std`` the same for ``pred_betas`` (only when
+    the samples carry them), and ``pred_image_blind`` 1.0 when both are at
+    most ``atol + rtol * mean|value|``: the prediction does not depend on
+    the image. It then logs a WARNING; so it does when only β is constant.
+    The checks need >= 2 samples.
+
     Args:
         body_model (dict): SMPL config, e.g. ``dict(type='SMPL',
             model_path='data/body_models')``; built once per gender (its
             ``gender`` key is overridden). Needs ``J_regressor_h36m.npy``.
+        rtol (float): Relative tolerance of "the prediction does not vary
+            over the samples". Defaults to 1e-6: one prediction repeated
+            over a batch varies by ~1e-8 relative (float32 rows), a live
+            untrained model by ~1e-4 (see :class:`ESVMetric`).
+        atol (float): Absolute tolerance of the same (β units; metres for
+            the joints). Defaults to 1e-7.
         collect_device (str): ``'cpu'`` or ``'gpu'``.
         prefix (str, optional): Prefix of the metric names; default none, so
             the keys are ``mpjpe``, ``pa_mpjpe``, ``pve`` (best checkpoint:
-            ``save_best='pa_mpjpe', rule='less'``).
+            ``save_best='pa_mpjpe', rule='less'``) and the diagnostics
+            ``pred_joints_std``, ``pred_betas_std``, ``pred_image_blind``.
 
     Note:
         B samples per batch, V = 6890 vertices, 17 H36M / 14 LSP joints.
@@ -70,9 +98,13 @@ class MeshMetric(BaseMetric):
 
     def __init__(self,
                  body_model: dict,
+                 rtol: float = 1e-6,
+                 atol: float = 1e-7,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        self.rtol = float(rtol)
+        self.atol = float(atol)
         self.body_models = {
             g: MODELS.build({**body_model, 'gender': g}).eval()
             for g in GENDERS
@@ -82,9 +114,13 @@ class MeshMetric(BaseMetric):
     def _gt_vertices(self, samples: Sequence[dict]) -> torch.Tensor:
         """GT meshes from each sample's gendered model, ``Tensor[B, V, 3]``."""
         out: List[Optional[torch.Tensor]] = [None] * len(samples)
+        try:
+            genders = [gender_name(s.get('gender'), _sample_name(s, i))
+                       for i, s in enumerate(samples)]
+        except ValueError as e:
+            raise ValueError(f'MeshMetric: {e}') from None
         for gender in GENDERS:
-            idx = [i for i, s in enumerate(samples)
-                   if str(s.get('gender') or 'neutral').lower() == gender]
+            idx = [i for i, g in enumerate(genders) if g == gender]
             if not idx:
                 continue
             params = {}
@@ -100,11 +136,6 @@ class MeshMetric(BaseMetric):
             verts = self.body_models[gender](**params)['vertices']
             for j, i in enumerate(idx):
                 out[i] = verts[j]
-        unknown = {str(s.get('gender')) for s, v in zip(samples, out)
-                   if v is None}
-        if unknown:
-            raise ValueError(f'MeshMetric: unknown gender(s) {unknown}; '
-                             f'expected one of {GENDERS}')
         return torch.stack(out)
 
     @torch.no_grad()
@@ -148,13 +179,56 @@ class MeshMetric(BaseMetric):
                       pa_mpjpe=pa_mpjpe(pred14, gt14),
                       pve=pve(pred_v.numpy(), gt_v.numpy()))
         for i, sample in enumerate(data_samples):
-            self.results.append(
-                dict(sample_idx=sample.get('sample_idx'),
-                     **{k: float(v[i]) * 1000.0 for k, v in errors.items()}))
+            betas = sample.get('pred_betas')
+            self.results.append(dict(
+                sample_idx=sample.get('sample_idx'),
+                **{k: float(v[i]) * 1000.0 for k, v in errors.items()},
+                # for the image-dependence check (metres; betas if given)
+                pred_joints=pred14[i].reshape(-1).tolist(),
+                pred_betas=None if betas is None else torch.as_tensor(
+                    betas, dtype=torch.float64).reshape(-1).tolist()))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        """Dataset means in millimetres."""
+        """Dataset means in millimetres, and the image-dependence check."""
         if not results:
             raise RuntimeError('MeshMetric: no sample was evaluated')
-        return {k: float(np.mean([r[k] for r in results]))
-                for k in ('mpjpe', 'pa_mpjpe', 'pve')}
+        metrics = {k: float(np.mean([r[k] for r in results]))
+                   for k in ('mpjpe', 'pa_mpjpe', 'pve')}
+        if len(results) < 2:
+            return metrics
+        joints = np.asarray([r['pred_joints'] for r in results])
+        joints_std = prediction_spread(joints)
+        blind = is_constant(joints_std, float(np.abs(joints).mean()),
+                            self.rtol, self.atol)
+        metrics['pred_joints_std'] = joints_std * 1000.0
+        betas_blind = False
+        if all(r.get('pred_betas') is not None for r in results):
+            betas = np.asarray([r['pred_betas'] for r in results])
+            metrics['pred_betas_std'] = prediction_spread(betas)
+            betas_blind = is_constant(metrics['pred_betas_std'],
+                                      float(np.abs(betas).mean()),
+                                      self.rtol, self.atol)
+            blind = blind and betas_blind
+        metrics['pred_image_blind'] = float(blind)
+        logger = MMLogger.get_current_instance()
+        tol = f'atol {self.atol:g} + rtol {self.rtol:g} x mean|value|'
+        if blind:
+            logger.warning(
+                f'MeshMetric: the predictions do not depend on the image: '
+                f'over {len(results)} samples the pelvis-centred joints '
+                f'spread {metrics["pred_joints_std"]:.3g} mm'
+                + (f' and the betas {metrics["pred_betas_std"]:.3g}'
+                   if 'pred_betas_std' in metrics else '') +
+                f' (<= {tol}). The model predicts one mesh for every input '
+                f'(untrained, collapsed, or a feature field that renders '
+                f'nothing): MPJPE / PA-MPJPE / PVE are those of a constant '
+                f'prediction (compare tools/analysis/mean_pose_baseline.py),'
+                f' not of a model that looks at the image.')
+        elif betas_blind:
+            logger.warning(
+                f'MeshMetric: the predicted betas do not depend on the '
+                f'image: their spread over {len(results)} samples is '
+                f'{metrics["pred_betas_std"]:.3g} (<= {tol}); only the pose '
+                f'varies. Expected of a mean-shape predictor, not of a model '
+                f'that estimates shape.')
+        return metrics
