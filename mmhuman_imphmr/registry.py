@@ -10,6 +10,7 @@ from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
@@ -19,6 +20,10 @@ MODELS = Registry(
     'model', parent=MMENGINE_MODELS, locations=['mmhuman_imphmr.models',
                                                 'mmhuman_imphmr.body_models',
                                                 'mmhuman_imphmr.renderer'])
+# Non-module helpers of the models (mmdet's TASK_UTILS): the loss routing.
+TASK_UTILS = Registry(
+    'task util', parent=MMENGINE_TASK_UTILS,
+    locations=['mmhuman_imphmr.models'])
 DATASETS = Registry(
     'dataset', parent=MMENGINE_DATASETS,
     locations=['mmhuman_imphmr.datasets'])

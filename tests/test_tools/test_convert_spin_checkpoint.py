@@ -196,3 +196,61 @@ def test_converted_file_loads_through_init_cfg_prefixes(tmp_path):
         state = module.state_dict()
         for key in names:
             torch.testing.assert_close(state[key], spin[key])
+
+
+def _build_from_config(config, body_model_root, checkpoint, **neck):
+    """The model of ``configs/<config>`` narrowed to the ResNet-18 layout of
+    these SPIN-format files and initialised from a converted checkpoint
+    through its own ``init_cfg`` (as the Runner does)."""
+    from mmengine.config import Config
+
+    from mmhuman_imphmr.registry import MODELS
+    from mmhuman_imphmr.utils.setup_env import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(osp.dirname(TOOL), '..', 'configs',
+                                   config)).model
+    cfg.init_cfg = dict(type='Pretrained', checkpoint=str(checkpoint))
+    cfg.backbone.depth = DEPTH
+    cfg.neck.in_channels = cfg.head.in_channels = FEAT
+    cfg.head.mean_params = None  # SPIN's mean parameters are in the file
+    cfg.head.body_model.model_path = body_model_root
+    cfg.neck.update(neck)
+    return MODELS.build(cfg)
+
+
+def test_plain_hmr_config_from_spin_checkpoint_is_spin(
+        tmp_path, body_model_root, init_weights_quietly):
+    """configs/hmr_r50_mix.py loaded from a converted SPIN checkpoint is
+    SPIN's network: backbone -> GAP -> regressor, the reference being
+    ``spin_hmr_forward`` above (written from SPIN's HMR.forward, reading the
+    source dict by SPIN's key names). Both run the same float operations in
+    the same order, so they agree to float32 rounding (atol 1e-6). ImpHMR's
+    attention in front of GAP (the old baseline) changes SPIN's output at
+    step 0, which is why the plain model exists."""
+    spin = _spin_state_dict(seed=2)
+    src, dst = tmp_path / 'spin.pt', tmp_path / 'converted.pth'
+    torch.save({'model': spin}, src)
+    tool.convert_spin_checkpoint(str(src), str(dst), depth=DEPTH)
+    hmr = init_weights_quietly(
+        _build_from_config('hmr_r50_mix.py', body_model_root, dst)).eval()
+    assert sum(p.numel() for p in hmr.neck.parameters()) == 0
+    assert hmr.silhouette_head is None and not hmr.view_aware
+    img = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+
+    def run(model):
+        with torch.no_grad():
+            feats = model.backbone(img)
+            feats = feats[-1] if isinstance(feats, (tuple, list)) else feats
+            return model.head(model.neck(feats).latent, decode=False)
+
+    ours = run(hmr)
+    with torch.no_grad():
+        ref_rot, ref_shape, ref_cam = spin_hmr_forward(spin, img)
+    for key, ref in (('pred_rotmat', ref_rot), ('pred_betas', ref_shape),
+                     ('pred_cam', ref_cam)):
+        torch.testing.assert_close(ours[key], ref, atol=1e-6, rtol=0)
+    assert (ref_shape - spin['init_shape']).abs().max() > 1e-2
+
+    gated = init_weights_quietly(_build_from_config(
+        'hmr_r50_mix.py', body_model_root, dst, use_attention=True)).eval()
+    assert (run(gated)['pred_rotmat'] - ref_rot).abs().max() > 1e-2

@@ -1,11 +1,10 @@
 from .imphmr import ImpHMR
-from .view_supervision import (fit_weak_perspective,
-                               render_silhouette_targets,
-                               rotate_targets_to_view, sample_angles,
-                               stack_targets, term_weights)
+from .loss_routing import (DEFAULT_ROUTES, DEFAULT_TERMS, LOSS_TERMS,
+                           LabelTypeRouting, ViewPlan, sample_angles)
+from .view_supervision import rotate_targets_to_view, stack_targets
 
 __all__ = [
-    'ImpHMR', 'stack_targets', 'sample_angles', 'rotate_targets_to_view',
-    'fit_weak_perspective', 'render_silhouette_targets',
-    'term_weights'
+    'ImpHMR', 'LabelTypeRouting', 'ViewPlan', 'DEFAULT_ROUTES',
+    'DEFAULT_TERMS', 'LOSS_TERMS', 'stack_targets', 'sample_angles',
+    'rotate_targets_to_view'
 ]

@@ -4,15 +4,15 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from einops import rearrange
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor
 
 from mmhuman_imphmr.engine.nonfinite_loss import NonFiniteLossMixin
-from mmhuman_imphmr.registry import MODELS
+from mmhuman_imphmr.registry import MODELS, TASK_UTILS
 from mmhuman_imphmr.utils.typing import ConfigType, LossDict, OptConfigType
-from .view_supervision import (render_silhouette_targets,
-                               rotate_targets_to_view, sample_angles,
-                               stack_targets, term_weights)
+from .loss_routing import LOSSES
+from .view_supervision import stack_targets
 
 # ImageNet statistics in RGB (SPIN / torchvision), images are loaded as BGR.
 DEFAULT_DATA_PREPROCESSOR = dict(
@@ -22,19 +22,18 @@ DEFAULT_DATA_PREPROCESSOR = dict(
     bgr_to_rgb=True)
 
 DEFAULT_TRAIN_CFG = dict(
-    imag=True,  # L_imag (eq. 6) on samples with SMPL labels
-    cons=True,  # L_cons (eq. 7) on samples without
-    reg_terms=('keypoints2d', 'keypoints3d', 'pose', 'betas', 'cam'),
-    imag_terms=('keypoints3d', 'pose', 'betas'),
-    # Assumption (paper silent): gradients flow through both views of L_cons
-    # (None); 'a' / 'b' detach the view phi1 / phi2.
-    cons_stop_gradient=None,
+    imag=True,  # L_imag (eq. 6) on the label types the routing sends to it
+    cons=True,  # L_cons (eq. 7) likewise
+    # Which sample feeds which loss and term, by its dataset's label type
+    # (loss_routing.DEFAULT_ROUTES: gt3d -> reg + imag, pseudo_smpl ->
+    # reg + imag + cons, 2d_only -> reg + cons).
+    routing=dict(type='LabelTypeRouting'),
     # A NaN/Inf loss raises naming the batch's samples ('raise') or skips
     # the update ('skip'); see mmhuman_imphmr.engine.nonfinite_loss.
     nonfinite_loss='raise',
 )
 DEFAULT_TEST_CFG = dict(
-    esv_angles=None,  # e.g. 360: ESV (supp. sec. 8) over 360 azimuths
+    esv_angles=None,  # e.g. 360: ESV (supp. sec. 6.3) over 360 azimuths
     esv_max_samples=None,  # only samples with metainfo sample_idx < this
     view_chunk=60,  # azimuths per neck pass in predict_views (memory bound)
 )
@@ -44,28 +43,20 @@ DEFAULT_TEST_CFG = dict(
 class ImpHMR(NonFiniteLossMixin, BaseModel):
     """Implicit 3D human mesh recovery (ImpHMR, CVPR 2023), thin estimator.
 
-    The backbone runs once per image; the neck renders ``V`` views per image
-    and the heads run on all ``B*V`` views together. In training the views are
-    ``[0, phi_a]`` for every sample (one neck pass with ``V = 2``) plus a
-    second pass with one view ``phi_b`` for the samples without SMPL labels
-    only:
-
-    * ``phi = 0`` feeds ``L_reg`` (all samples);
-    * ``phi_a`` is the imagination view of samples with ``has_smpl`` and the
-      first consistency view ``phi1`` of the others;
-    * ``phi_b`` is ``phi2`` of the samples without ``has_smpl``; labelled
-      samples never render it, so no view is rendered that no loss uses.
-
-    With a neck that is not view aware (the plain baseline) only ``L_reg``
-    runs. Targets and masks come from
-    :mod:`mmhuman_imphmr.models.estimators.view_supervision`.
+    ``loss`` is backbone once -> the routing's :class:`ViewPlan` (views and
+    per-sample weights from the samples' label types) -> neck per view ->
+    the heads' own ``loss``. The backbone runs once per image; the neck
+    renders the plan's views ``[0, phi_a]`` of every sample in one pass and
+    ``phi2`` of the ``L_cons`` samples in a second one.
 
     Args:
         backbone (dict): Config of the image encoder (``ResNet``).
-        neck (dict): ``FeatureFieldNeck``, ``GlobalPoolNeck`` or ``PTNNeck``.
-        head (dict): ``SMPLRegressionHead`` (owns the body model and losses).
+        neck (dict): A neck with the ``BaseViewNeck`` interface
+            (``FeatureFieldNeck``, ``PTNNeck``, the baselines' pooling necks).
+        head (dict): ``SMPLRegressionHead`` (owns the body model and L_reg,
+            L_imag, L_cons).
         silhouette_head (dict, optional): ``SilhouetteHead`` for ``L_imag``'s
-            silhouette term; needs a neck that returns a feature map.
+            silhouette term; needs a neck that renders a feature map.
         data_preprocessor (dict, optional): Defaults to ImageNet
             normalisation with BGR -> RGB.
         train_cfg (dict, optional): Keys of ``DEFAULT_TRAIN_CFG``.
@@ -74,7 +65,7 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
 
     Note:
         B: images, V: views per image, A: azimuths asked of
-        :meth:`predict_views`, N: rows seen by the heads, C: latent channels.
+        :meth:`predict_views`, C: latent channels.
     """
 
     def __init__(self,
@@ -90,11 +81,6 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
             data_preprocessor = copy.deepcopy(DEFAULT_DATA_PREPROCESSOR)
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
-        self.neck = MODELS.build(neck)
-        self.head = MODELS.build(head)
-        self.silhouette_head = (MODELS.build(silhouette_head)
-                                if silhouette_head is not None else None)
         self.train_cfg = {**DEFAULT_TRAIN_CFG, **(train_cfg or {})}
         self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
         for name, cfg, known in (('train_cfg', self.train_cfg,
@@ -105,6 +91,39 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
             if unknown:
                 raise KeyError(f'ImpHMR {name}: unknown keys {sorted(unknown)}'
                                f', expected some of {sorted(known)}')
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck)
+        self.head = MODELS.build(head)
+        self.silhouette_head = (MODELS.build(silhouette_head)
+                                if silhouette_head is not None else None)
+        enabled = [x for x in LOSSES
+                   if x == 'reg' or (self.train_cfg[x] and self.view_aware)]
+        self.routing = TASK_UTILS.build(
+            dict(self.train_cfg['routing'], enabled=enabled))
+        self._check_parts()
+        print_log(f'ImpHMR losses by label type: {self.routing.describe()}',
+                  logger='current')
+
+    def _check_parts(self) -> None:
+        """Refuse, at build time, parts that cannot work together."""
+        if self.silhouette_head is None:
+            return
+        neck = type(self.neck).__name__
+        if not getattr(self.neck, 'renders_map', False):
+            raise ValueError(
+                f'ImpHMR: silhouette_head needs a neck that renders a feature '
+                f'map; {neck} renders none. Set silhouette_head=None.')
+        if 'imag' not in self.routing.enabled:
+            raise ValueError(
+                'ImpHMR: silhouette_head is trained by L_imag only, which is '
+                'off (train_cfg.imag=False); set silhouette_head=None.')
+        for attr in ('focal_length', 'crop_size'):
+            a = getattr(self.head, attr, None)
+            b = getattr(self.silhouette_head, attr)
+            if a is not None and float(a) != float(b):
+                raise ValueError(
+                    f'ImpHMR: head.{attr}={a} but silhouette_head.{attr}={b}:'
+                    ' the silhouette targets must use the regression camera')
 
     @property
     def view_aware(self) -> bool:
@@ -120,8 +139,9 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         return feats[-1] if isinstance(feats, (tuple, list)) else feats
 
     def _heads(self, feats: Tensor, phi: Tensor, decode: bool = True
-               ) -> Tuple[Dict[str, Tensor], Optional[Tensor]]:
-        """Neck + regression head on every view.
+               ) -> Tuple[Dict[str, Tensor], Optional[Tensor],
+                          Optional[Tensor]]:
+        """Neck + regression head on every view (inference paths).
 
         Args:
             feats (Tensor[B, C, h, w]): Backbone map.
@@ -129,27 +149,23 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
             decode (bool): Run the body model (mesh, joints, 2D keypoints).
 
         Returns:
-            tuple: Head outputs ``Tensor[B, V, ...]`` and the rendered
-            feature maps ``Tensor[B, V, C, H, W]`` (``None`` if the neck
-            renders none).
+            tuple: Head outputs ``Tensor[B, V, ...]``, the rendered maps
+            ``Tensor[B, V, C, H, W]`` and opacities ``Tensor[B, V, H, W]``
+            (``None`` where the neck renders none).
         """
         num_views = phi.shape[1]
-        out = self.neck(feats, phi)  # latent (B*V, C), row b*V + v
-        preds = {
-            k: rearrange(v, '(b v) ... -> b v ...', v=num_views)
-            for k, v in self.head(out['latent'], decode=decode).items()
-        }
-        fmap = out.get('feature_map')
-        if fmap is not None:
-            fmap = rearrange(fmap, '(b v) c h w -> b v c h w', v=num_views)
-        return preds, fmap
+        out = self.neck(feats, phi)  # rows b*V + v
+
+        def split(x: Optional[Tensor]) -> Optional[Tensor]:
+            return None if x is None else rearrange(
+                x, '(b v) ... -> b v ...', v=num_views)
+
+        preds = {k: split(v)
+                 for k, v in self.head(out.latent, decode=decode).items()}
+        return preds, split(out.feature_map), split(out.opacity)
 
     def _silhouette(self, fmap: Optional[Tensor]) -> Tensor:
         """Silhouette logits ``Tensor[N, H, W]`` of ``Tensor[N, C, H, W]``."""
-        if fmap is None:
-            raise ValueError(f'ImpHMR: silhouette_head needs a neck that '
-                             f'returns a feature map; '
-                             f'{type(self.neck).__name__} returns none')
         return self.silhouette_head(fmap)[:, 0]
 
     @staticmethod
@@ -183,84 +199,35 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
             when the model has a silhouette head.
         """
         feats = self.extract_feat(inputs)
-        preds, fmap = self._heads(feats, feats.new_zeros(feats.shape[0], 1))
+        preds, fmap, _ = self._heads(feats,
+                                     feats.new_zeros(feats.shape[0], 1))
         preds = self._view(preds, 0)
         if self.silhouette_head is not None:
-            preds['silhouette_logits'] = self._silhouette(
-                None if fmap is None else fmap[:, 0])
+            preds['silhouette_logits'] = self._silhouette(fmap[:, 0])
         return preds
 
     def loss(self, inputs: Tensor, data_samples: list) -> LossDict:
-        """``L_reg + L_imag + L_cons`` as returned by the heads."""
-        cfg = self.train_cfg
+        """``L_reg + L_imag + L_cons``, routed by the samples' label types."""
         feats = self.extract_feat(inputs)
-        batch = feats.shape[0]
         targets = stack_targets(data_samples, feats.device)
-        labelled = targets['has_smpl'] > 0
-        imag = cfg['imag'] and self.view_aware
-        cons = cfg['cons'] and self.view_aware
-        cons_idx = (torch.nonzero(~labelled)[:, 0] if cons else
-                    labelled.new_zeros(0, dtype=torch.long))
-
-        phi = feats.new_zeros(batch, 1)
-        if imag or cons_idx.numel() > 0:
-            phi = torch.cat(
-                [phi, sample_angles(batch, 1, feats.device).to(phi)], dim=1)
-        preds, fmap = self._heads(feats, phi)  # Tensor[B, V, ...]
-        terms = tuple(cfg['reg_terms'])
-        losses = self.head.loss_by_feat(
-            self._view(preds, 0), targets,
-            term_weights(targets, terms, 'reg'), prefix='reg', terms=terms)
-
-        if imag:
-            losses.update(self._imag_loss(preds, fmap, phi[:, 1], targets))
-        if cons_idx.numel() > 0:
-            # phi2 is rendered for the unlabelled samples only; phi1 = phi_a.
-            phi_b = sample_angles(cons_idx.numel(), 1, feats.device).to(phi)
-            preds_b, _ = self._heads(feats[cons_idx], phi_b, decode=False)
-            weight = term_weights(targets, ('pose', ), 'cons')['pose']
-            losses.update(self.head.consistency_loss(
-                self._view({k: v[cons_idx] for k, v in preds.items()}, 1),
-                self._view(preds_b, 0), phi[cons_idx, 1], phi_b[:, 0],
-                sample_weight=weight[cons_idx], prefix='cons',
-                stop_gradient=cfg['cons_stop_gradient']))
-        return losses
-
-    def _imag_loss(self, preds: Dict[str, Tensor], fmap: Optional[Tensor],
-                   phi: Tensor, targets: Dict[str, Tensor]) -> LossDict:
-        """``L_imag`` at the views ``phi`` (Tensor[B]); masked by has_smpl.
-
-        ``preds`` and ``fmap`` hold the views ``[0, phi]`` (``V = 2``); the
-        silhouette head and the GT renderer only see labelled samples.
-        """
-        terms = tuple(self.train_cfg['imag_terms'])
-        view_targets = rotate_targets_to_view(targets, phi)
-        losses = self.head.loss_by_feat(
-            self._view(preds, 1), view_targets,
-            term_weights(targets, terms, 'imag'), prefix='imag', terms=terms)
-        if self.silhouette_head is None:
-            return losses
-        weight = term_weights(targets, ('silhouette', ), 'imag')['silhouette']
-        idx = torch.nonzero(weight > 0)[:, 0]
-        weight = weight[idx]
-        if idx.numel() == 0:
-            # Keep the silhouette head in the graph (DDP) with zero weight.
-            idx, weight = idx.new_zeros(1), phi.new_zeros(1)
-        logits = self._silhouette(None if fmap is None else fmap[idx, 1])
-        sub = {k: v[idx] for k, v in targets.items()}
-        silh = render_silhouette_targets(
-            self.head.body_model, sub, phi[idx],
-            fallback_cam=preds['pred_cam'][idx, 0],
-            image_size=logits.shape[-1],
-            focal_length=getattr(self.head, 'focal_length', 5000.),
-            crop_size=getattr(self.head, 'crop_size', 224))
-        losses.update(self.silhouette_head.loss_by_feat(
-            logits, silh, weight, prefix='imag'))
+        plan = self.routing.plan(targets, view_aware=self.view_aware,
+                                 silhouette=self.silhouette_head is not None)
+        out = self.neck(feats, plan.phi)  # views [0, (phi_a)], rows b*V + v
+        cons_latent = None
+        if plan.runs('cons'):  # phi2 of the L_cons samples only
+            cons_latent = self.neck(feats[plan.cons_index],
+                                    plan.cons_phi[:, None]).latent
+        losses = self.head.loss(out.latent, targets, plan, cons_latent)
+        if self.silhouette_head is not None:
+            losses.update(self.silhouette_head.loss(
+                out.feature_map, targets, plan, self.head.body_model))
         return losses
 
     def predict(self, inputs: Tensor, data_samples: list) -> list:
         """Predict at ``phi = 0`` and write ``pred_*`` into the samples.
 
+        A neck that volume-renders also gives ``pred_opacity`` Tensor[]
+        (mean opacity of the canonical map; ~0 means a dead field).
         With ``test_cfg.esv_angles`` set it also writes
         ``pred_betas_views`` Tensor[A, 10] (betas at ``A`` evenly spaced
         azimuths) for the samples with ``sample_idx < esv_max_samples``.
@@ -269,8 +236,11 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         ``'neutral'`` (the metric picks the GT body model by it).
         """
         feats = self.extract_feat(inputs)
-        preds, _ = self._heads(feats, feats.new_zeros(feats.shape[0], 1))
+        preds, _, opacity = self._heads(feats,
+                                        feats.new_zeros(feats.shape[0], 1))
         preds = self._view(preds, 0)
+        if opacity is not None:  # mean rendered opacity (dead-field check)
+            preds['opacity'] = opacity[:, 0].mean(dim=(-2, -1))
         # Detached CPU tensors: the metrics compare them with CPU meshes.
         preds = {k: v.detach().cpu() for k, v in preds.items()}
         for i, sample in enumerate(data_samples):
@@ -282,6 +252,8 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
                 pred_vertices=preds['pred_vertices'][i],
                 pred_keypoints3d=preds['pred_joints'][i],
                 pred_keypoints2d=preds['pred_keypoints2d'][i]))
+            if 'opacity' in preds:
+                sample.pred_opacity = preds['opacity'][i]
             if 'gender' not in sample:
                 sample.set_metainfo(dict(gender='neutral'))
         num_angles = self.test_cfg['esv_angles']
@@ -344,12 +316,11 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         parts: Dict[str, List[Tensor]] = {k: [] for k in keys}
         for start in range(0, phis.numel(), chunk):
             phi = phis[start:start + chunk].expand(feats.shape[0], -1)
-            preds, fmap = self._heads(feats, phi,
-                                      decode='pred_vertices' in keys)
+            preds, fmap, _ = self._heads(feats, phi,
+                                         decode='pred_vertices' in keys)
             if 'silhouette_logits' in keys:
                 logits = self._silhouette(
-                    None if fmap is None else rearrange(
-                        fmap, 'b v c h w -> (b v) c h w'))
+                    rearrange(fmap, 'b v c h w -> (b v) c h w'))
                 preds['silhouette_logits'] = rearrange(
                     logits, '(b v) h w -> b v h w', b=feats.shape[0])
             for k in keys:

@@ -1,4 +1,4 @@
-"""SPIN's iterative error-feedback SMPL regressor, with its losses.
+"""SPIN's iterative error-feedback SMPL regressor; owns L_reg, L_imag, L_cons.
 
 Architecture (SPIN ``models/hmr.py``, DESIGN §4): the latent is concatenated
 with the current estimate ``(pose6d, betas, cam)``, passed through
@@ -8,10 +8,12 @@ parameters. Attribute names are SPIN's, so the regressor part of SPIN's
 checkpoint maps onto this head by prefixing ``head.`` only
 (``tools/convert_spin_checkpoint.py``). The body model is the head's decoder.
 """
+import copy
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from einops import rearrange
 from mmengine.model import BaseModule
 
 from mmhuman_imphmr.body_models.smpl_file import load_smpl_mean_params
@@ -22,15 +24,28 @@ from mmhuman_imphmr.utils.geometry import (perspective_projection,
                                            rot6d_to_rotmat, rotmat_to_rot6d,
                                            weak_perspective_to_translation)
 from mmhuman_imphmr.utils.typing import LossDict, OptConfigType
-from ..losses import (betas_loss, camera_prior_loss, keypoint_2d_loss,
-                      keypoint_3d_loss, pose_loss, view_consistency_loss)
+from ..estimators.loss_routing import LOSS_TERMS as _ROUTED_TERMS
+from ..estimators.loss_routing import ViewPlan
+from ..estimators.view_supervision import rotate_targets_to_view
 
 NUM_POSE_6D = NUM_SMPL_JOINTS * 6  # 144
-LOSS_TERMS = ('keypoints2d', 'keypoints3d', 'pose', 'betas', 'cam')
-# Paper sec. 6.1 (SPIN's 5 / 5 / 1 / 0.001 times SPIN's global x60); the
-# camera prior is SPIN's 1 x 60 (the paper does not list it).
-DEFAULT_LOSS_WEIGHTS = dict(keypoints2d=300., keypoints3d=300., pose=60.,
-                            betas=0.06, cam=60.)
+# The terms of this head (the silhouette term is the silhouette head's).
+LOSS_TERMS = tuple(t for t in _ROUTED_TERMS if t != 'silhouette')
+# One registered loss module per term, and L_cons. Weights: paper sec. 6.1
+# (SPIN's 5 / 5 / 1 / 0.001 times SPIN's global x60); the camera prior is
+# SPIN's 1 x 60 (the paper does not list it); eq. 7 uses lambda_pose and
+# lambda_shape.
+DEFAULT_LOSSES = dict(
+    keypoints2d=dict(type='Keypoint2DLoss', loss_weight=300.,
+                     openpose_weight=0., gt_weight=1.),
+    keypoints3d=dict(type='Keypoint3DLoss', loss_weight=300.),
+    pose=dict(type='PoseLoss', loss_weight=60.),
+    betas=dict(type='BetasLoss', loss_weight=0.06, max_abs_betas=3.,
+               outliers='zero'),
+    cam=dict(type='CameraPriorLoss', loss_weight=60.),
+    consistency=dict(type='ViewConsistencyLoss', pose_weight=60.,
+                     betas_weight=0.06, stop_gradient=None),
+)
 
 
 @MODELS.register_module()
@@ -51,13 +66,11 @@ class SMPLRegressionHead(BaseModule):
             Required to decode vertices/joints/keypoints.
         focal_length (float): Pixels, for the 2D projection. Defaults to 5000.
         crop_size (int): Crop side in pixels. Defaults to 224.
-        loss_weights (dict, optional): lambda per term, merged over
-            :data:`DEFAULT_LOSS_WEIGHTS`.
-        openpose_weight (float): 2D-loss factor on the 25 OpenPose joints
-            (SPIN: 0). gt_weight (float): on the 24 GT joints (SPIN: 1).
-        max_abs_betas (float, optional): Target betas with any
-            ``|beta| > max_abs_betas`` are left out of the betas loss
-            (DESIGN §4, pseudo-GT fits; 3). ``None`` keeps all.
+        losses (dict, optional): ``term -> loss config`` (registered loss
+            modules: ``Keypoint2DLoss``, ``Keypoint3DLoss``, ``PoseLoss``,
+            ``BetasLoss``, ``CameraPriorLoss``, and ``consistency``:
+            ``ViewConsistencyLoss``), each merged over
+            :data:`DEFAULT_LOSSES`; a ``type`` swaps the loss.
         cam_scale_range (tuple, optional): ``(low, high)`` bounds of the
             camera scale ``s`` used for the perspective translation and the
             2D projection; ``pred_cam`` itself is not changed. A numerical
@@ -88,10 +101,7 @@ class SMPLRegressionHead(BaseModule):
                  body_model: OptConfigType = None,
                  focal_length: float = FOCAL_LENGTH,
                  crop_size: int = CROP_SIZE,
-                 loss_weights: Optional[Dict[str, float]] = None,
-                 openpose_weight: float = 0.,
-                 gt_weight: float = 1.,
-                 max_abs_betas: Optional[float] = 3.,
+                 losses: Optional[Dict[str, dict]] = None,
                  cam_scale_range: Optional[Tuple[float, float]] = (0.05,
                                                                    20.0),
                  init_cfg: OptConfigType = None) -> None:
@@ -102,19 +112,25 @@ class SMPLRegressionHead(BaseModule):
         self.n_iter = n_iter
         self.focal_length = focal_length
         self.crop_size = crop_size
-        self.openpose_weight = openpose_weight
-        self.gt_weight = gt_weight
-        self.max_abs_betas = max_abs_betas
         if cam_scale_range is not None and not (
                 0 < cam_scale_range[0] < cam_scale_range[1]):
             raise ValueError(f'cam_scale_range must be (low, high) with '
                              f'0 < low < high, found {cam_scale_range}')
         self.cam_scale_range = cam_scale_range
-        unknown = set(loss_weights or {}) - set(LOSS_TERMS)
+        unknown = set(losses or {}) - set(DEFAULT_LOSSES)
         if unknown:
-            raise KeyError(f'SMPLRegressionHead loss_weights: unknown terms '
-                           f'{sorted(unknown)}, expected {LOSS_TERMS}')
-        self.loss_weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
+            raise KeyError(f'SMPLRegressionHead losses: unknown terms '
+                           f'{sorted(unknown)}, expected some of '
+                           f'{sorted(DEFAULT_LOSSES)}')
+        cfgs = copy.deepcopy(DEFAULT_LOSSES)
+        for term, cfg in (losses or {}).items():
+            cfg = dict(cfg)
+            if 'type' in cfg and cfg['type'] != cfgs[term]['type']:
+                cfgs[term] = cfg  # another loss: its own arguments only
+            else:
+                cfgs[term].update(cfg)
+        self.losses = nn.ModuleDict(
+            {term: MODELS.build(cfg) for term, cfg in cfgs.items()})
 
         state = NUM_POSE_6D + NUM_BETAS + 3
         self.fc1 = nn.Linear(in_channels + state, hidden_channels)
@@ -221,6 +237,57 @@ class SMPLRegressionHead(BaseModule):
     # ------------------------------------------------------------------
     # Losses
 
+    @property
+    def loss_weights(self) -> Dict[str, float]:
+        """lambda of each term (for logs and tests)."""
+        return {t: float(self.losses[t].loss_weight) for t in LOSS_TERMS}
+
+    def loss(self, latent: torch.Tensor, targets: Dict[str, torch.Tensor],
+             plan: ViewPlan,
+             cons_latent: Optional[torch.Tensor] = None) -> LossDict:
+        """``L_reg``, ``L_imag`` and ``L_cons`` of a training batch.
+
+        Args:
+            latent (Tensor[B*V, C]): Latents of the views ``plan.phi``
+                (row ``b*V + v``).
+            targets (dict): From ``view_supervision.stack_targets``.
+            plan (ViewPlan): Views and per-sample weights of the batch
+                (:class:`~mmhuman_imphmr.models.estimators.LabelTypeRouting`).
+            cons_latent (Tensor[Nc, C], optional): Latents of
+                ``plan.cons_index`` at ``plan.cons_phi``; needed when
+                ``L_cons`` runs.
+
+        Returns:
+            dict: ``loss_{reg,imag,cons}_{term}``.
+        """
+        num_views = plan.phi.shape[1]
+        preds = {k: rearrange(v, '(b v) ... -> b v ...', v=num_views)
+                 for k, v in self(latent).items()}  # Tensor[B, V, ...]
+
+        def view(v: int) -> Dict[str, torch.Tensor]:
+            return {k: t[:, v] for k, t in preds.items()}
+
+        weights = plan.weights['reg']
+        losses = self.loss_by_feat(view(0), targets, weights, 'reg',
+                                   tuple(weights))
+        if plan.runs('imag'):
+            weights = {t: w for t, w in plan.weights['imag'].items()
+                       if t != 'silhouette'}
+            losses.update(self.loss_by_feat(
+                view(1), rotate_targets_to_view(targets, plan.imag_phi),
+                weights, 'imag', tuple(weights)))
+        if plan.runs('cons'):
+            if cons_latent is None:
+                raise ValueError('SMPLRegressionHead.loss: the plan runs '
+                                 'L_cons but cons_latent is None')
+            idx = plan.cons_index
+            pred_b = self(cons_latent, decode=False)
+            losses.update(self.consistency_loss(
+                {k: v[idx] for k, v in view(1).items()}, pred_b,
+                plan.imag_phi[idx], plan.cons_phi,
+                sample_weight=plan.weights['cons']['pose'][idx]))
+        return losses
+
     def loss_by_feat(self,
                      preds: Dict[str, torch.Tensor],
                      targets: Dict[str, torch.Tensor],
@@ -235,10 +302,8 @@ class SMPLRegressionHead(BaseModule):
             targets (dict): Only the keys the terms need: ``keypoints2d``
                 Tensor[N, 49, 3], ``keypoints3d`` Tensor[N, 24, 4],
                 ``rotmat`` Tensor[N, 24, 3, 3], ``betas`` Tensor[N, 10].
-            sample_weight (dict, optional): ``term -> Tensor[N]`` (0/1 label
-                masks: ``keypoints3d`` by has_kp3d, ``pose``/``betas`` by
-                has_smpl). A missing term weighs every sample 1. The betas
-                weight is further masked by ``max_abs_betas``.
+            sample_weight (dict, optional): ``term -> Tensor[N]``, e.g. from
+                the routing. A missing term weighs every sample 1.
             prefix (str): Loss keys are ``loss_{prefix}_{term}``.
             terms (Sequence[str]): Subset of :data:`LOSS_TERMS`.
 
@@ -250,14 +315,10 @@ class SMPLRegressionHead(BaseModule):
         if unknown:
             raise KeyError(f'SMPLRegressionHead.loss_by_feat: unknown terms '
                            f'{sorted(unknown)}, expected some of {LOSS_TERMS}')
-        needed = dict(keypoints2d=('pred_keypoints2d', 'keypoints2d'),
-                      keypoints3d=('pred_joints', 'keypoints3d'),
-                      pose=('pred_rotmat', 'rotmat'),
-                      betas=('pred_betas', 'betas'), cam=('pred_cam', None))
         sample_weight = sample_weight or {}
         losses = {}
         for term in terms:
-            pred_key, target_key = needed[term]
+            pred_key, target_key, _ = _ROUTED_TERMS[term]
             if pred_key not in preds:
                 raise KeyError(f'loss term "{term}" needs preds["{pred_key}"]'
                                f' (decode=True for keypoints); found '
@@ -265,26 +326,10 @@ class SMPLRegressionHead(BaseModule):
             if target_key is not None and target_key not in targets:
                 raise KeyError(f'loss term "{term}" needs targets'
                                f'["{target_key}"]; found {sorted(targets)}')
-            pred = preds[pred_key]
-            target = targets[target_key] if target_key else None
-            weight = sample_weight.get(term)
-            if term == 'keypoints2d':
-                loss = keypoint_2d_loss(pred, target, weight,
-                                        self.openpose_weight, self.gt_weight)
-            elif term == 'keypoints3d':
-                loss = keypoint_3d_loss(pred, target, weight)
-            elif term == 'pose':
-                loss = pose_loss(pred, target, weight)
-            elif term == 'betas':
-                if self.max_abs_betas is not None:
-                    plausible = (target.abs() <= self.max_abs_betas).all(-1)
-                    plausible = plausible.to(pred.dtype)
-                    weight = plausible if weight is None else \
-                        weight * plausible
-                loss = betas_loss(pred, target, weight)
-            else:
-                loss = camera_prior_loss(pred, weight)
-            losses[f'loss_{prefix}_{term}'] = self.loss_weights[term] * loss
+            args = (preds[pred_key], ) + (
+                (targets[target_key], ) if target_key else ())
+            losses[f'loss_{prefix}_{term}'] = self.losses[term](
+                *args, sample_weight.get(term))
         return losses
 
     def consistency_loss(self,
@@ -293,28 +338,23 @@ class SMPLRegressionHead(BaseModule):
                          phi_a: torch.Tensor,
                          phi_b: torch.Tensor,
                          sample_weight: Optional[torch.Tensor] = None,
-                         prefix: str = 'cons',
-                         stop_gradient: Optional[str] = None) -> LossDict:
+                         prefix: str = 'cons') -> LossDict:
         """Appearance consistency ``L_cons`` (paper eq. 7).
 
         Args:
             pred_a, pred_b (dict): :meth:`forward` outputs at ``phi_a`` and
                 ``phi_b`` (``pred_rotmat``, ``pred_betas`` are used).
             phi_a, phi_b (Tensor[N]): Azimuths in radians.
-            sample_weight (Tensor[N], optional): Samples to use (the paper:
-                those with only 2D labels).
+            sample_weight (Tensor[N], optional): Samples to use (the routed
+                ones: pseudo-SMPL and 2D-only label types by default).
             prefix (str): Keys ``loss_{prefix}_pose``, ``loss_{prefix}_betas``.
-            stop_gradient (str, optional): ``None``, ``'a'`` or ``'b'``; see
-                :func:`view_consistency_loss` (paper silent; default none).
 
         Returns:
             dict: lambda_pose * pose term and lambda_shape * betas term.
         """
-        loss_pose, loss_betas = view_consistency_loss(
+        loss_pose, loss_betas = self.losses['consistency'](
             pred_a['pred_rotmat'], pred_a['pred_betas'],
             pred_b['pred_rotmat'], pred_b['pred_betas'], phi_a, phi_b,
-            sample_weight, stop_gradient)
-        return {
-            f'loss_{prefix}_pose': self.loss_weights['pose'] * loss_pose,
-            f'loss_{prefix}_betas': self.loss_weights['betas'] * loss_betas,
-        }
+            sample_weight)
+        return {f'loss_{prefix}_pose': loss_pose,
+                f'loss_{prefix}_betas': loss_betas}

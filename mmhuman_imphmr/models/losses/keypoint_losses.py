@@ -2,13 +2,16 @@
 
 Both are squared errors weighted by the per-joint confidence of the target and
 reduced with :func:`weighted_sample_mean` (see ``utils.py`` for why this is
-SPIN's "mean over the valid samples"). Weights (lambda) are applied by the
-head, not here.
+SPIN's "mean over the valid samples"). The functions return the loss
+without lambda; the registered modules below apply it (a head's config names
+them, so a config can swap a loss).
 """
 from typing import Optional
 
 import torch
+import torch.nn as nn
 
+from mmhuman_imphmr.registry import MODELS
 from mmhuman_imphmr.utils.constants import (GT_LEFT_HIP, GT_RIGHT_HIP,
                                             NUM_GT_JOINTS, NUM_OPENPOSE_JOINTS)
 from .utils import mask_invalid_target, weighted_sample_mean
@@ -101,3 +104,45 @@ def keypoint_3d_loss(pred: torch.Tensor,
         return joints - pelvis[:, None]
 
     return weighted_sample_mean(conf * (centre(pred) - centre(gt))**2, weight)
+
+
+@MODELS.register_module()
+class Keypoint2DLoss(nn.Module):
+    """``loss_weight *`` :func:`keypoint_2d_loss` (SPIN's 2D term, eq. 5).
+
+    Args:
+        loss_weight (float): lambda_2d. Defaults to 300 (paper sec. 6.1).
+        openpose_weight (float): Factor on the 25 OpenPose joints (SPIN: 0).
+        gt_weight (float): Factor on the 24 GT joints (SPIN: 1).
+    """
+
+    def __init__(self, loss_weight: float = 300., openpose_weight: float = 0.,
+                 gt_weight: float = 1.) -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+        self.openpose_weight = openpose_weight
+        self.gt_weight = gt_weight
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor,
+                weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """See :func:`keypoint_2d_loss`."""
+        return self.loss_weight * keypoint_2d_loss(
+            pred, target, weight, self.openpose_weight, self.gt_weight)
+
+
+@MODELS.register_module()
+class Keypoint3DLoss(nn.Module):
+    """``loss_weight *`` :func:`keypoint_3d_loss` (pelvis-aligned, SPIN).
+
+    Args:
+        loss_weight (float): lambda_3d. Defaults to 300 (paper sec. 6.1).
+    """
+
+    def __init__(self, loss_weight: float = 300.) -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor,
+                weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """See :func:`keypoint_3d_loss`."""
+        return self.loss_weight * keypoint_3d_loss(pred, target, weight)

@@ -2,7 +2,9 @@
 from typing import Optional
 
 import torch
+import torch.nn as nn
 
+from mmhuman_imphmr.registry import MODELS
 from .utils import weighted_sample_mean
 
 
@@ -36,3 +38,20 @@ def silhouette_loss(logits: torch.Tensor,
         valid = weight.reshape(-1, 1, 1) > 0
         target = torch.where(valid, target.to(prob.dtype), prob.detach())
     return weighted_sample_mean((prob - target.to(prob.dtype))**2, weight)
+
+
+@MODELS.register_module()
+class SilhouetteLoss(nn.Module):
+    """``loss_weight *`` :func:`silhouette_loss`.
+
+    Args:
+        loss_weight (float): lambda_silh. Defaults to 30 (paper sec. 6.1).
+    """
+
+    def __init__(self, loss_weight: float = 30.) -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor,
+                weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.loss_weight * silhouette_loss(logits, target, weight)

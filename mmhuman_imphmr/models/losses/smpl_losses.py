@@ -1,13 +1,15 @@
 """SMPL parameter losses: pose, betas, camera prior and view consistency.
 
 Reductions follow SPIN's ``train/trainer.py`` (``nn.MSELoss`` mean over the
-valid samples' elements, see ``utils.py``); weights (lambda) are applied by
-the head.
+valid samples' elements, see ``utils.py``). The functions return the loss
+without lambda; the registered modules below apply it.
 """
 from typing import Optional, Tuple
 
 import torch
+import torch.nn as nn
 
+from mmhuman_imphmr.registry import MODELS
 from mmhuman_imphmr.utils.geometry import rotate_global_orient_to_view
 from .utils import mask_invalid_target, weighted_sample_mean
 
@@ -110,3 +112,119 @@ def view_consistency_loss(rotmat_a: torch.Tensor,
     loss_pose = weighted_sample_mean((rotmat_a_in_b - rotmat_b)**2, weight)
     loss_betas = weighted_sample_mean((betas_a - betas_b)**2, weight)
     return loss_pose, loss_betas
+
+
+@MODELS.register_module()
+class PoseLoss(nn.Module):
+    """``loss_weight *`` :func:`pose_loss` (lambda_pose, paper: 60)."""
+
+    def __init__(self, loss_weight: float = 60.) -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+
+    def forward(self, pred_rotmat: torch.Tensor, target_rotmat: torch.Tensor,
+                weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.loss_weight * pose_loss(pred_rotmat, target_rotmat, weight)
+
+
+BETA_OUTLIER_MODES = ('zero', 'drop')
+
+
+@MODELS.register_module()
+class BetasLoss(nn.Module):
+    """``loss_weight *`` :func:`betas_loss`, with SPIN's outlier rule.
+
+    Pseudo-GT fits sometimes have implausible shapes. SPIN
+    (``train/trainer.py``) replaces a fit's betas by zeros when any
+    ``|beta| > 3`` ("replace extreme betas with zero betas") and keeps
+    supervising them, i.e. it pulls such samples to the mean shape.
+
+    Args:
+        loss_weight (float): lambda_shape. Defaults to 0.06 (paper).
+        max_abs_betas (float, optional): The threshold (SPIN: 3); ``None``
+            keeps every target as it is.
+        outliers (str): ``'zero'`` (SPIN, default): the target becomes the
+            mean shape; ``'drop'``: the sample leaves the betas term (this
+            project's behaviour before it followed SPIN).
+    """
+
+    def __init__(self, loss_weight: float = 0.06,
+                 max_abs_betas: Optional[float] = 3.,
+                 outliers: str = 'zero') -> None:
+        super().__init__()
+        if outliers not in BETA_OUTLIER_MODES:
+            raise ValueError(f'BetasLoss: outliers must be one of '
+                             f'{BETA_OUTLIER_MODES}, found {outliers!r}')
+        self.loss_weight = loss_weight
+        self.max_abs_betas = max_abs_betas
+        self.outliers = outliers
+
+    def forward(self, pred_betas: torch.Tensor, target_betas: torch.Tensor,
+                weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.max_abs_betas is not None:
+            extreme = (target_betas.abs() > self.max_abs_betas).any(-1)
+            if self.outliers == 'zero':
+                target_betas = torch.where(extreme[:, None],
+                                           torch.zeros_like(target_betas),
+                                           target_betas)
+            else:
+                keep = (~extreme).to(pred_betas.dtype)
+                weight = keep if weight is None else weight * keep
+        return self.loss_weight * betas_loss(pred_betas, target_betas, weight)
+
+
+@MODELS.register_module()
+class CameraPriorLoss(nn.Module):
+    """``loss_weight *`` :func:`camera_prior_loss`.
+
+    Args:
+        loss_weight (float): Defaults to 60 (SPIN's 1 x its global 60; the
+            paper does not list it).
+        sharpness (float): SPIN's 10.
+    """
+
+    def __init__(self, loss_weight: float = 60., sharpness: float = 10.
+                 ) -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+        self.sharpness = sharpness
+
+    def forward(self, pred_cam: torch.Tensor,
+                weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.loss_weight * camera_prior_loss(pred_cam, weight,
+                                                    self.sharpness)
+
+
+@MODELS.register_module()
+class ViewConsistencyLoss(nn.Module):
+    """``L_cons`` (eq. 7): :func:`view_consistency_loss`, weighted.
+
+    Args:
+        pose_weight (float): lambda_pose on the pose term. Defaults to 60.
+        betas_weight (float): lambda_shape on the shape term. Defaults to
+            0.06. (The paper writes eq. 7 with the same lambdas as eq. 5.)
+        stop_gradient (str, optional): ``None`` (default: both views get
+            gradients; the paper is silent, an assumption), ``'a'`` or
+            ``'b'``: see :func:`view_consistency_loss`.
+    """
+
+    def __init__(self, pose_weight: float = 60., betas_weight: float = 0.06,
+                 stop_gradient: Optional[str] = None) -> None:
+        super().__init__()
+        if stop_gradient not in (None, 'a', 'b'):
+            raise ValueError(f"ViewConsistencyLoss: stop_gradient must be "
+                             f"None, 'a' or 'b', found {stop_gradient!r}")
+        self.pose_weight = pose_weight
+        self.betas_weight = betas_weight
+        self.stop_gradient = stop_gradient
+
+    def forward(self, rotmat_a: torch.Tensor, betas_a: torch.Tensor,
+                rotmat_b: torch.Tensor, betas_b: torch.Tensor,
+                phi_a: torch.Tensor, phi_b: torch.Tensor,
+                weight: Optional[torch.Tensor] = None
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Returns ``(pose term, betas term)``, weighted."""
+        loss_pose, loss_betas = view_consistency_loss(
+            rotmat_a, betas_a, rotmat_b, betas_b, phi_a, phi_b, weight,
+            self.stop_gradient)
+        return self.pose_weight * loss_pose, self.betas_weight * loss_betas

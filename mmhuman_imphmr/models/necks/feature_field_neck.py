@@ -1,11 +1,17 @@
 """ImpHMR's Feature Fields Module (sec. 3.3) as a neck."""
-from typing import Dict, Optional, Sequence
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
-from einops import rearrange, repeat
+from einops import repeat
 
 from mmhuman_imphmr.registry import MODELS
+from mmhuman_imphmr.utils.constants import (GIRAFFE_CAMERA_RADIUS,
+                                            GIRAFFE_FAR, GIRAFFE_FOV,
+                                            GIRAFFE_NEAR)
+from mmhuman_imphmr.utils.typing import OptConfigType
 from ..utils import FeatureField, MapAggregation, VolumeRenderer
+from ..utils.volume_renderer import (BOX_BOUND, DENSITY_ACTIVATION,
+                                     DENSITY_BIAS, DENSITY_NOISE_STD)
 from .base_view_neck import BaseViewNeck
 
 
@@ -18,7 +24,7 @@ class FeatureFieldNeck(BaseViewNeck):
     ``f_phi`` of every requested azimuth; ``AGG`` (:class:`MapAggregation`)
     turns it into ``z_phi``. The view convention is DESIGN §3: the map of view
     ``phi`` shows the field as the canonical camera would see it rotated by
-    ``R_y(-phi)``.
+    ``R_y(-phi)``. The output's ``opacity`` is the rendered opacity.
 
     Args:
         in_channels (int): Channels of the backbone map = size of ``z_fg``.
@@ -36,12 +42,24 @@ class FeatureFieldNeck(BaseViewNeck):
         map_size (int): Rendered ``H = W``. Defaults to 4 (paper; 1, 2, 6 in
             its Table 7).
         num_samples (int): Samples per ray. Defaults to 32 (paper).
-        near (float): Defaults to 0.5 (GIRAFFE).
-        far (float): Defaults to 6.0 (GIRAFFE).
-        camera_radius (float): Defaults to 2.732 (GIRAFFE).
-        fov (float): Degrees. Defaults to 49.13 (GIRAFFE).
-        density_noise_std (float): Training noise on ``sigma``. Defaults to
-            1.0 (GIRAFFE).
+        near (float): Defaults to ``GIRAFFE_NEAR``.
+        far (float): Defaults to ``GIRAFFE_FAR``.
+        camera_radius (float): Defaults to ``GIRAFFE_CAMERA_RADIUS``.
+        fov (float): Degrees. Defaults to ``GIRAFFE_FOV``.
+        density_activation (str): ``'softplus'`` or ``'relu'`` (GIRAFFE).
+            Assumption (the paper is silent): defaults to ``'softplus'``
+            (mip-NeRF), so that a fresh field is neither empty nor opaque in
+            eval and the density always gets a gradient; see
+            :class:`VolumeRenderer`.
+        density_bias (float): Shift of the raw density before the
+            activation. Assumption: defaults to -1 (mip-NeRF; GIRAFFE: 0).
+        density_noise_std (float): Training noise on the raw density.
+            Assumption: defaults to 0 (GIRAFFE: 1, which swamps the raw
+            density of a fresh field and makes train and eval render two
+            different models).
+        bound (float, optional): Density is zero outside the box
+            ``[-bound, bound]^3`` (no ghosts of the periodic encoding).
+            Defaults to 1.1 (GIRAFFE's padded object box); ``None`` is no box.
         use_attention (bool): Foreground attention. Defaults to True (paper).
         aggregation (str): ``'dwconv'`` (paper), ``'gap'`` or ``'conv'``.
         late_projection (bool): Render the field's 128-d hidden features and
@@ -51,6 +69,7 @@ class FeatureFieldNeck(BaseViewNeck):
             memory and compute of the feature read-out. Defaults to True:
             the maps equal the literal per-sample read-out of the paper (a
             test checks it), at a fraction of the cost of a training step.
+        init_cfg (dict, optional): MMEngine initialisation config.
 
     Note:
         B: batch, V: views, C: channels, h x w: backbone map, H x W: rendered
@@ -58,27 +77,32 @@ class FeatureFieldNeck(BaseViewNeck):
     """
 
     view_aware = True
+    renders_map = True
 
     def __init__(self,
                  in_channels: int = 2048,
                  out_channels: Optional[int] = None,
                  hidden_dim: int = 128,
                  num_layers: int = 8,
-                 skip_layer=4,
+                 skip_layer: Union[int, Sequence[int]] = 4,
                  pe_octaves_points: int = 10,
                  pe_octaves_dirs: int = 4,
                  point_scale: float = 0.5,
                  map_size: int = 4,
                  num_samples: int = 32,
-                 near: float = 0.5,
-                 far: float = 6.0,
-                 camera_radius: float = 2.732,
-                 fov: float = 49.13,
-                 density_noise_std: float = 1.0,
+                 near: float = GIRAFFE_NEAR,
+                 far: float = GIRAFFE_FAR,
+                 camera_radius: float = GIRAFFE_CAMERA_RADIUS,
+                 fov: float = GIRAFFE_FOV,
+                 density_activation: str = DENSITY_ACTIVATION,
+                 density_bias: float = DENSITY_BIAS,
+                 density_noise_std: float = DENSITY_NOISE_STD,
+                 bound: Optional[float] = BOX_BOUND,
                  use_attention: bool = True,
                  aggregation: str = 'dwconv',
-                 late_projection: bool = True) -> None:
-        super().__init__(in_channels, use_attention)
+                 late_projection: bool = True,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(in_channels, use_attention, init_cfg=init_cfg)
         self.late_projection = late_projection
         out_channels = in_channels if out_channels is None else out_channels
         skips: Sequence[int] = ((skip_layer, ) if isinstance(skip_layer, int)
@@ -100,37 +124,37 @@ class FeatureFieldNeck(BaseViewNeck):
             far=far,
             camera_radius=camera_radius,
             fov=fov,
-            density_noise_std=density_noise_std)
+            density_activation=density_activation,
+            density_bias=density_bias,
+            density_noise_std=density_noise_std,
+            bound=bound)
         self.aggregation = MapAggregation(out_channels, map_size, aggregation)
 
-    def forward(self, feats: torch.Tensor,
-                phi: Optional[torch.Tensor] = None
-                ) -> Dict[str, Optional[torch.Tensor]]:
-        """Render the views ``phi`` of the person in ``feats``.
+    def forward_views(self, z_fg: torch.Tensor, phi: torch.Tensor,
+                      num_views: int
+                      ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Render the field of each sample at its azimuths.
 
         Args:
-            feats (Tensor[B, C, h, w]): Backbone map.
-            phi (Tensor[B, V] | Tensor[B] | None): Azimuths (radians);
-                ``None`` is the canonical view ``phi = 0``, ``V = 1``.
+            z_fg (Tensor[B, C_in]): Conditioning code.
+            phi (Tensor[B*V]): Azimuths (radians), row ``b*V + v``.
+            num_views (int): ``V``.
 
         Returns:
-            dict: ``latent Tensor[B*V, C_out]`` and ``feature_map
-            Tensor[B*V, C_out, H, W]``, row ``b*V + v``.
+            tuple: ``feature_map Tensor[B*V, C_out, H, W]`` and ``opacity
+            Tensor[B*V, H, W]``.
         """
-        z_fg = self.encode(feats)  # (B, C)
-        phi, num_views = self.check_phi(phi, feats.shape[0], z_fg)
-        latent = repeat(z_fg, 'b c -> (b v) c', v=num_views)  # (B*V, C)
-        phi_flat = rearrange(phi, 'b v -> (b v)')  # (B*V,)
+        latent = repeat(z_fg, 'b c -> (b v) c', v=num_views)  # (B*V, C_in)
 
         def field(points: torch.Tensor, dirs: torch.Tensor):
             return self.field(points, dirs, latent,
                               return_hidden=self.late_projection)
 
-        if self.late_projection:
-            hidden, extras = self.renderer(field, phi_flat, return_extras=True)
-            out = self.field.feat_out
-            fmap = (torch.einsum('ch,nhyx->ncyx', out.weight, hidden) +
-                    torch.einsum('c,nyx->ncyx', out.bias, extras['opacity']))
-        else:
-            fmap = self.renderer(field, phi_flat)  # (B*V, C_out, H, W)
-        return dict(latent=self.aggregation(fmap), feature_map=fmap)
+        hidden, extras = self.renderer(field, phi, return_extras=True)
+        opacity = extras['opacity']  # (B*V, H, W)
+        if not self.late_projection:
+            return hidden, opacity  # already Tensor[B*V, C_out, H, W]
+        out = self.field.feat_out
+        fmap = (torch.einsum('ch,nhyx->ncyx', out.weight, hidden) +
+                torch.einsum('c,nyx->ncyx', out.bias, opacity))
+        return fmap, opacity

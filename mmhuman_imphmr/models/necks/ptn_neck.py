@@ -7,15 +7,17 @@ transformer grid and projected by a max over depth, since a feature volume
 has no density.
 """
 import math
-from typing import Dict, Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from einops import rearrange, repeat
+from einops import repeat
 
 from mmhuman_imphmr.registry import MODELS
+from mmhuman_imphmr.utils.constants import GIRAFFE_CAMERA_RADIUS, GIRAFFE_FOV
 from mmhuman_imphmr.utils.geometry import rotation_y
+from mmhuman_imphmr.utils.typing import OptConfigType
 from ..utils import MapAggregation
 from .base_view_neck import BaseViewNeck
 
@@ -55,18 +57,21 @@ class PTNNeck(BaseViewNeck):
             parameters instead of 268 M for a direct linear layer).
         projection (str): ``'perspective'`` (default, PTN) or
             ``'orthographic'``.
-        camera_radius (float): Defaults to 2.732 (same camera as the field).
-        fov (float): Degrees. Defaults to 49.13.
+        camera_radius (float): Defaults to ``GIRAFFE_CAMERA_RADIUS`` (same
+            camera as the field).
+        fov (float): Degrees. Defaults to ``GIRAFFE_FOV``.
         extent (float): Half side of the volume in field units. Defaults to 1
             (GIRAFFE's object box).
         use_attention (bool): Foreground attention. Defaults to True.
         aggregation (str): ``'dwconv'``, ``'gap'`` or ``'conv'``.
+        init_cfg (dict, optional): MMEngine initialisation config.
 
     Note:
         B: batch, V: views, C: channels, s: volume side, D: depth samples.
     """
 
     view_aware = True
+    renders_map = True  # the projected map; no opacity (no density)
 
     def __init__(self,
                  in_channels: int = 2048,
@@ -74,12 +79,13 @@ class PTNNeck(BaseViewNeck):
                  volume_size: int = 4,
                  decoder_channels: Sequence[int] = (256, 128),
                  projection: str = 'perspective',
-                 camera_radius: float = 2.732,
-                 fov: float = 49.13,
+                 camera_radius: float = GIRAFFE_CAMERA_RADIUS,
+                 fov: float = GIRAFFE_FOV,
                  extent: float = 1.0,
                  use_attention: bool = True,
-                 aggregation: str = 'dwconv') -> None:
-        super().__init__(in_channels, use_attention)
+                 aggregation: str = 'dwconv',
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(in_channels, use_attention, init_cfg=init_cfg)
         if volume_size < 2 or volume_size % 2:
             raise ValueError(f'PTNNeck: volume_size must be even and >= 2, '
                              f'found {volume_size}')
@@ -161,23 +167,20 @@ class PTNNeck(BaseViewNeck):
         fmap = cells.amax(dim=2)  # (N, C, s, s)
         return torch.where(inside.any(dim=2), fmap, torch.zeros_like(fmap))
 
-    def forward(self, feats: torch.Tensor,
-                phi: Optional[torch.Tensor] = None
-                ) -> Dict[str, Optional[torch.Tensor]]:
+    def forward_views(self, z_fg: torch.Tensor, phi: torch.Tensor,
+                      num_views: int
+                      ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Project the person's feature volume to the views ``phi``.
 
         Args:
-            feats (Tensor[B, C_in, h, w]): Backbone map.
-            phi (Tensor[B, V] | Tensor[B] | None): Azimuths; ``None`` is the
-                canonical view.
+            z_fg (Tensor[B, C_in]): Pooled foreground code.
+            phi (Tensor[B*V]): Azimuths, row ``b*V + v``.
+            num_views (int): ``V``.
 
         Returns:
-            dict: ``latent Tensor[B*V, C]`` and ``feature_map
-            Tensor[B*V, C, s, s]``, row ``b*V + v``.
+            tuple: ``feature_map Tensor[B*V, C, s, s]`` and ``None`` (a
+            feature volume has no density, hence no opacity).
         """
-        z_fg = self.encode(feats)  # (B, C_in)
-        phi, num_views = self.check_phi(phi, feats.shape[0], z_fg)
-        volume = self.generate_volume(z_fg)  # (B, C, s, s, s)
+        volume = self.generate_volume(z_fg)  # (B, C, s, s, s), once per sample
         volume = repeat(volume, 'b c d h w -> (b v) c d h w', v=num_views)
-        fmap = self.project(volume, rearrange(phi, 'b v -> (b v)'))  # (B*V, C, s, s)
-        return dict(latent=self.aggregation(fmap), feature_map=fmap)
+        return self.project(volume, phi), None  # (B*V, C, s, s)

@@ -4,9 +4,9 @@ from .feature_field import FeatureField
 from .map_aggregation import AGGREGATIONS, MapAggregation
 from .positional_encoding import PositionalEncoding
 from .spatial_attention import SpatialAttention
-from .volume_renderer import VolumeRenderer
+from .volume_renderer import DENSITY_ACTIVATIONS, VolumeRenderer
 
 __all__ = [
     'FeatureField', 'MapAggregation', 'AGGREGATIONS', 'PositionalEncoding',
-    'SpatialAttention', 'VolumeRenderer'
+    'SpatialAttention', 'VolumeRenderer', 'DENSITY_ACTIVATIONS'
 ]

@@ -22,10 +22,14 @@ class FeatureField(nn.Module):
     blocks ``relu(W h)``; after the ``k``-th block for ``k`` in
     ``skip_layers``, ``W'_z z + W'_x gamma(x)`` is **added** (GIRAFFE adds,
     NeRF concatenates). ``sigma`` is a linear read-out of the trunk, returned
-    raw: the renderer applies the ReLU (and the training noise before it), as
-    GIRAFFE does. Feature branch: ``relu(W_f h + W_zf z + W_r gamma(r/|r|))``
-    then a linear layer to ``out_channels``, no output activation (GIRAFFE's
-    feature fields use none).
+    raw: the renderer turns it into a density (bias, activation, box mask,
+    see :class:`VolumeRenderer`), as GIRAFFE's generator does. Feature
+    branch: ``relu(W_f h + W_zf z + W_r gamma(dir_scale r / |r|))`` then a
+    linear layer to ``out_channels``, no output activation (GIRAFFE's feature
+    fields use none). GIRAFFE's decoder divides the unit ray direction by its
+    point downscale (2) as well before the encoding
+    (``transform_points(ray_d, views=True)``); ``dir_scale = 0.5`` does the
+    same.
 
     Args:
         latent_dim (int): Size of ``z`` (2048 = ResNet-50 channels).
@@ -40,6 +44,11 @@ class FeatureField(nn.Module):
         pe_octaves_dirs (int): Octaves for ray directions. Defaults to 4.
         point_scale (float): Points are multiplied by this before the
             encoding; GIRAFFE divides by 2. An assumption. Defaults to 0.5.
+            The lowest octave then has period ``2 / point_scale = 4`` field
+            units, longer than the renderer's box (side 2.2), so the encoding
+            does not repeat inside it.
+        dir_scale (float): Unit ray directions are multiplied by this before
+            the encoding. Defaults to 0.5 (GIRAFFE).
 
     Note:
         N: ray batches (one per rendered view), P: points per batch,
@@ -54,7 +63,8 @@ class FeatureField(nn.Module):
                  skip_layers: Sequence[int] = (4, ),
                  pe_octaves_points: int = 10,
                  pe_octaves_dirs: int = 4,
-                 point_scale: float = 0.5) -> None:
+                 point_scale: float = 0.5,
+                 dir_scale: float = 0.5) -> None:
         super().__init__()
         if num_layers < 2:
             raise ValueError(f'FeatureField: num_layers must be >= 2, found '
@@ -69,7 +79,8 @@ class FeatureField(nn.Module):
         self.out_channels = out_channels
         self.pe_points = PositionalEncoding(pe_octaves_points,
                                             input_scale=point_scale)
-        self.pe_dirs = PositionalEncoding(pe_octaves_dirs)
+        self.pe_dirs = PositionalEncoding(pe_octaves_dirs,
+                                          input_scale=dir_scale)
         dim_x, dim_r = self.pe_points.out_dim, self.pe_dirs.out_dim
 
         # density trunk
@@ -97,7 +108,7 @@ class FeatureField(nn.Module):
         Args:
             points (Tensor[N, P, 3]): Points in the field frame.
             dirs (Tensor[N, P, 3]): Ray directions (any length; normalised
-                here, as GIRAFFE does, before the encoding).
+                here, as GIRAFFE does, then scaled by ``dir_scale``).
             latent (Tensor[N, D]): Conditioning code, one per ray batch.
             return_hidden (bool): Return the feature branch before its last
                 (linear) layer ``feat_out``, ``Tensor[N, P, hidden_dim]``.
@@ -106,7 +117,8 @@ class FeatureField(nn.Module):
                 :class:`FeatureFieldNeck`). Defaults to False.
 
         Returns:
-            tuple: ``sigma Tensor[N, P]`` (raw, before ReLU) and
+            tuple: ``sigma Tensor[N, P]`` (raw, before the renderer's
+            activation) and
             ``feat Tensor[N, P, C]``.
         """
         if points.dim() != 3 or points.shape[-1] != 3 or dirs.shape != points.shape:

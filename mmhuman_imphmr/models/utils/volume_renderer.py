@@ -1,11 +1,14 @@
 """Volume rendering of a feature field for an azimuth ``phi`` (ImpHMR eq. 4).
 
-Camera, sampling and integration follow GIRAFFE's generator (Niemeyer &
-Geiger, CVPR 2021, ``im2scene/giraffe/models/generator.py``): camera radius
-2.732, field of view 49.13 deg, rays through pixel centres of an image plane at
-depth 1, depths in [0.5, 6.0], stratified jitter and ``sigma += N(0, 1)`` only
-while training, last interval 1e10. The camera pose of view ``phi`` comes from
-:func:`mmhuman_imphmr.utils.geometry.camera_pose_for_view` (DESIGN §3).
+Camera, sampling and integration are learned from GIRAFFE's generator
+(Niemeyer & Geiger, CVPR 2021, ``im2scene/giraffe/models/generator.py``,
+``im2scene/camera.py``, ``im2scene/common.py``): camera radius, field of view
+and depth range ``mmhuman_imphmr.utils.constants.GIRAFFE_*``, rays to an image
+plane at camera depth 1, stratified depth jitter while training, last interval
+1e10, density masked outside the object box. Where this renderer differs from
+GIRAFFE is listed in :class:`VolumeRenderer`. The camera pose of view ``phi``
+comes from :func:`mmhuman_imphmr.utils.geometry.camera_pose_for_view`
+(DESIGN §3).
 """
 import math
 from typing import Callable, Dict, Optional, Tuple, Union
@@ -16,10 +19,23 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from mmhuman_imphmr.registry import MODELS
+from mmhuman_imphmr.utils.constants import (GIRAFFE_CAMERA_RADIUS,
+                                            GIRAFFE_FAR, GIRAFFE_FOV,
+                                            GIRAFFE_NEAR)
 from mmhuman_imphmr.utils.geometry import camera_pose_for_view
 
 FieldFn = Callable[[torch.Tensor, torch.Tensor],
                    Tuple[torch.Tensor, torch.Tensor]]
+
+DENSITY_ACTIVATIONS = ('softplus', 'relu')
+# Defaults of the density read-out, shared with FeatureFieldNeck (one place).
+# Assumptions -- the paper is silent; GIRAFFE uses relu(sigma + N(0, 1)) in
+# training and relu(sigma) in eval. See VolumeRenderer for the reasons.
+DENSITY_ACTIVATION = 'softplus'  # mip-NeRF (Barron et al., ICCV 2021)
+DENSITY_BIAS = -1.0  # mip-NeRF's shift: softplus(raw - 1)
+DENSITY_NOISE_STD = 0.0  # mip-NeRF and later NeRF work drop the noise
+# GIRAFFE masks the density outside its object box [-1, 1]^3 padded by 0.1.
+BOX_BOUND = 1.1
 
 
 @MODELS.register_module()
@@ -37,28 +53,75 @@ class VolumeRenderer(nn.Module):
     Samples sit at ``x_n = o + t_n d``; because ``d`` has unit z, ``t_n`` is
     the sample's depth along the camera axis. The interval of eq. 4 is the
     Euclidean distance between neighbouring samples,
-    ``delta_n = (t_{n+1} - t_n) |d|`` (the paper's
-    ``||x_{n+1} - x_n||``; GIRAFFE multiplies by ``|d|`` too), and
-    ``delta_N = last_delta |d|``. ``alpha_n = 1 - exp(-relu(sigma_n)
-    delta_n)``, ``tau_n = prod_{k<n} (1 - alpha_k)``, ``f = sum tau_n
-    alpha_n f_n``.
+    ``delta_n = (t_{n+1} - t_n) |d|`` (the paper's ``||x_{n+1} - x_n||``),
+    and ``delta_N = last_delta |d|``. With the density
+    ``sigma_n = act(raw_n + density_bias [+ noise])``, zeroed outside the box
+    ``|x|_inf <= bound``: ``alpha_n = 1 - exp(-sigma_n delta_n)``,
+    ``tau_n = prod_{k<n} (1 - alpha_k)``, ``f = sum tau_n alpha_n f_n``.
+
+    What GIRAFFE does, and where this renderer differs:
+
+    * Same: camera at ``camera_radius`` looking at the origin, image plane at
+      camera depth 1 (``image_points_to_world``), ``t`` the camera depth,
+      ``delta`` times the ray length, ``tau`` with ``+1e-10`` inside the
+      cumulative product, last interval 1e10, stratified jitter only while
+      training, the box mask ``|p| <= 1 + 0.1`` (inclusive) on the density.
+    * Pixel grid (deviation): GIRAFFE's ``arange_pixels`` puts the ``W``
+      samples of a row at ``2j/(W - 1) - 1``, a corner-aligned grid whose
+      outer rays go through the image border (``u = +-1``; for ``W = 4``:
+      ``-1, -1/3, 1/3, 1``) and which is undefined for ``W = 1`` (division
+      by zero); it then negates y (its camera looks down ``-z`` with y up,
+      OpenGL) and transposes the map (``permute(0, 1, 3, 2)``) so that rows
+      are y. Here the rays go through pixel centres (``-0.75, -0.25, 0.25,
+      0.75`` for ``W = 4``), which is defined for the paper's 1 x 1 map
+      (Table 7), and the OpenCV camera (DESIGN §3) makes rows y directly.
+    * Object box (deviation): GIRAFFE samples a box (scale, translation,
+      rotation) per object and evaluates its decoder in box coordinates;
+      here the field frame is the box frame with the identity box, so the
+      person's box ``[-1.1, 1.1]^3`` nearly fills the canonical view (half
+      width ``tan(fov/2) r = 1.25`` at the origin), as a person fills an HMR
+      crop. Every ray of a 1, 2, 4 or 6 wide map crosses it for every ``phi``
+      (a test checks it).
+    * Density read-out (deviation, an assumption): GIRAFFE uses
+      ``relu(raw + N(0, 1))`` while training and ``relu(raw)`` in eval. At
+      initialisation ``raw`` is almost constant over space with a sign set
+      by the seed, so in eval a fresh field is often empty (opacity 0 for
+      every ray: the map, the latent and the prediction are constants; 5 of
+      20 seeds of the quick-start neck) while the N(0, 1) noise makes the same
+      field opaque in training (mean opacity 0.92 vs 0.00): train and eval
+      render two different models, and the ReLU passes no gradient where
+      ``raw < 0``. The default here is mip-NeRF's ``softplus(raw - 1)``,
+      positive everywhere with gradient ``sigmoid(raw - 1) > 0``, no noise
+      (mip-NeRF and later work drop NeRF's noise regulariser), so train and
+      eval differ only by the depth jitter: a fresh field has ``sigma ~
+      softplus(-1) = 0.31``, i.e. an opacity near ``1 - exp(-0.31 * 2.2) =
+      0.5`` across the box (measured 0.39 - 0.52 in eval over seeds 0-19,
+      mean |train - eval| 0.012 - 0.017). ``density_activation='relu',
+      density_bias=0, density_noise_std=1`` is GIRAFFE's read-out.
 
     Args:
         map_size (int): ``H = W`` of the rendered map. Defaults to 4 (paper).
         num_samples (int): ``N_s``, samples per ray. Defaults to 32 (paper).
-        near (float): First sample depth. Defaults to 0.5 (GIRAFFE).
-        far (float): Last sample depth. Defaults to 6.0 (GIRAFFE).
+        near (float): First sample depth. Defaults to ``GIRAFFE_NEAR``.
+        far (float): Last sample depth. Defaults to ``GIRAFFE_FAR``.
         camera_radius (float): Distance of the camera to the field origin.
-            Defaults to 2.732 (GIRAFFE).
-        fov (float): Field of view in degrees. Defaults to 49.13 (GIRAFFE).
+            Defaults to ``GIRAFFE_CAMERA_RADIUS``.
+        fov (float): Field of view in degrees. Defaults to ``GIRAFFE_FOV``.
         last_delta (float): Interval after the last sample. Defaults to 1e10.
-        density_noise_std (float): Std of the noise added to ``sigma`` in
-            training mode. Defaults to 1.0 (GIRAFFE, after NeRF).
+        density_activation (str): ``'softplus'`` (default, mip-NeRF) or
+            ``'relu'`` (GIRAFFE). An assumption, see above.
+        density_bias (float): Added to the field's raw density before the
+            activation. Defaults to -1 (mip-NeRF; use 0 with ``'relu'``).
+        density_noise_std (float): Std of the Gaussian noise added to the raw
+            density in training mode. Defaults to 0 (GIRAFFE: 1).
         stratified (bool): Jitter sample depths inside their intervals in
-            training mode. Defaults to True.
-        bound (float, optional): If given, ``sigma`` is zeroed outside the
-            cube ``[-bound, bound]^3`` of the field frame (GIRAFFE masks its
-            object box with 1.1). ImpHMR does not say; off by default.
+            training mode. Defaults to True (GIRAFFE).
+        bound (float, optional): The density is zero outside the cube
+            ``[-bound, bound]^3`` of the field frame, so the periodic
+            positional encoding cannot repeat the person along a ray (no
+            ghosts) and the last, 1e10-long interval (outside the box) adds
+            nothing. Defaults to 1.1 (GIRAFFE's padded box). ``None`` turns
+            the mask off.
 
     Note:
         N: rendered views (ray batches, e.g. B*V), S: ``num_samples``,
@@ -68,26 +131,37 @@ class VolumeRenderer(nn.Module):
     def __init__(self,
                  map_size: int = 4,
                  num_samples: int = 32,
-                 near: float = 0.5,
-                 far: float = 6.0,
-                 camera_radius: float = 2.732,
-                 fov: float = 49.13,
+                 near: float = GIRAFFE_NEAR,
+                 far: float = GIRAFFE_FAR,
+                 camera_radius: float = GIRAFFE_CAMERA_RADIUS,
+                 fov: float = GIRAFFE_FOV,
                  last_delta: float = 1e10,
-                 density_noise_std: float = 1.0,
+                 density_activation: str = DENSITY_ACTIVATION,
+                 density_bias: float = DENSITY_BIAS,
+                 density_noise_std: float = DENSITY_NOISE_STD,
                  stratified: bool = True,
-                 bound: Optional[float] = None) -> None:
+                 bound: Optional[float] = BOX_BOUND) -> None:
         super().__init__()
         if map_size < 1 or num_samples < 2 or not 0 < near < far:
             raise ValueError(
                 'VolumeRenderer needs map_size >= 1, num_samples >= 2 and '
                 f'0 < near < far; found map_size={map_size}, '
                 f'num_samples={num_samples}, near={near}, far={far}')
+        if density_activation not in DENSITY_ACTIVATIONS:
+            raise ValueError(f'VolumeRenderer: density_activation must be one '
+                             f'of {DENSITY_ACTIVATIONS}, found '
+                             f'{density_activation!r}')
+        if bound is not None and bound <= 0:
+            raise ValueError(f'VolumeRenderer: bound must be > 0 or None, '
+                             f'found {bound}')
         self.map_size = map_size
         self.num_samples = num_samples
         self.near, self.far = near, far
         self.camera_radius = camera_radius
         self.fov = fov
         self.last_delta = last_delta
+        self.density_activation = density_activation
+        self.density_bias = density_bias
         self.density_noise_std = density_noise_std
         self.stratified = stratified
         self.bound = bound
@@ -129,14 +203,37 @@ class VolumeRenderer(nn.Module):
             t = low + (high - low) * torch.rand_like(low)
         return t
 
+    def density(self, raw: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """Non-negative density from the field's raw output.
+
+        Args:
+            raw (Tensor[N, R, S]): Raw density of the field.
+            points (Tensor[N, R, S, 3]): Sample points (field frame).
+
+        Returns:
+            Tensor[N, R, S]: ``act(raw + bias [+ noise])``, zero outside the
+            box.
+        """
+        raw = raw + self.density_bias
+        if self.training and self.density_noise_std > 0:
+            raw = raw + self.density_noise_std * torch.randn_like(raw)
+        if self.density_activation == 'softplus':
+            sigma = F.softplus(raw)
+        else:
+            sigma = F.relu(raw)
+        if self.bound is not None:
+            # after the activation: softplus(0) is not 0
+            inside = (points.abs() <= self.bound).all(dim=-1)
+            sigma = sigma * inside.to(sigma.dtype)
+        return sigma
+
     def composite(self, sigma: torch.Tensor, feat: torch.Tensor,
                   t: torch.Tensor, ray_length: torch.Tensor
                   ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Eq. 4 along each ray.
 
         Args:
-            sigma (Tensor[N, R, S]): Densities (noise already added; ReLU
-                applied here).
+            sigma (Tensor[N, R, S]): Non-negative densities.
             feat (Tensor[N, R, S, C]): Features.
             t (Tensor[N, R, S]): Sample depths.
             ray_length (Tensor[N, R]): ``|d|``.
@@ -147,7 +244,7 @@ class VolumeRenderer(nn.Module):
         delta = t[..., 1:] - t[..., :-1]
         delta = torch.cat([delta, torch.full_like(t[..., :1], self.last_delta)], -1)
         delta = delta * ray_length.unsqueeze(-1)  # Euclidean distances
-        alpha = 1.0 - torch.exp(-F.relu(sigma) * delta)
+        alpha = 1.0 - torch.exp(-sigma * delta)
         # exclusive cumulative product; +1e-10 keeps its gradient finite (GIRAFFE)
         trans = torch.cumprod(torch.cat(
             [torch.ones_like(alpha[..., :1]), 1.0 - alpha[..., :-1] + 1e-10], -1), -1)
@@ -161,12 +258,14 @@ class VolumeRenderer(nn.Module):
 
         Args:
             field (callable): ``field(points Tensor[N, P, 3], dirs
-                Tensor[N, P, 3]) -> (sigma Tensor[N, P], feat Tensor[N, P, C])``
-                with points in the field frame; per-batch conditioning (e.g. a
-                latent repeated per view) is the caller's business.
+                Tensor[N, P, 3]) -> (raw Tensor[N, P], feat Tensor[N, P, C])``
+                with points in the field frame and ``raw`` the density before
+                :meth:`density`; per-batch conditioning (e.g. a latent
+                repeated per view) is the caller's business.
             phi (Tensor[N]): Azimuth of each ray batch, radians.
             return_extras (bool): Also return a dict with ``weights
-                Tensor[N, H, W, S]``, ``depth Tensor[N, H, W]`` (expected
+                Tensor[N, H, W, S]``, ``density Tensor[N, H, W, S]`` (after
+                activation and box mask), ``depth Tensor[N, H, W]`` (expected
                 sample depth) and ``opacity Tensor[N, H, W]`` (sum of weights).
 
         Returns:
@@ -181,20 +280,15 @@ class VolumeRenderer(nn.Module):
         t = self.sample_depths(r, n, dirs.device, dirs.dtype)  # (N, R, S)
         points = origins[:, None, None] + t.unsqueeze(-1) * dirs.unsqueeze(2)  # (N, R, S, 3)
         ray_dirs = dirs.unsqueeze(2).expand(-1, -1, s, -1)
-        sigma, feat = field(points.reshape(n, r * s, 3),
-                            ray_dirs.reshape(n, r * s, 3))
-        if sigma.shape != (n, r * s) or feat.dim() != 3 or feat.shape[:2] != (n, r * s):
+        raw, feat = field(points.reshape(n, r * s, 3),
+                          ray_dirs.reshape(n, r * s, 3))
+        if raw.shape != (n, r * s) or feat.dim() != 3 or feat.shape[:2] != (n, r * s):
             raise ValueError(
                 f'VolumeRenderer: field must return sigma Tensor[{n}, {r * s}] '
                 f'and feat Tensor[{n}, {r * s}, C], found '
-                f'{tuple(sigma.shape)} and {tuple(feat.shape)}')
-        sigma = sigma.reshape(n, r, s)
+                f'{tuple(raw.shape)} and {tuple(feat.shape)}')
+        sigma = self.density(raw.reshape(n, r, s), points)  # (N, R, S)
         feat = feat.reshape(n, r, s, -1)  # (N, R, S, C)
-        if self.training and self.density_noise_std > 0:
-            sigma = sigma + self.density_noise_std * torch.randn_like(sigma)
-        if self.bound is not None:
-            inside = (points.abs() <= self.bound).all(dim=-1)
-            sigma = sigma * inside.to(sigma.dtype)
         rendered, weights = self.composite(sigma, feat, t, dirs.norm(dim=-1))
         fmap = rearrange(rendered, 'n (h w) c -> n c h w',
                          h=self.map_size)  # (N, C, H, W)
@@ -203,6 +297,7 @@ class VolumeRenderer(nn.Module):
         hw = dict(h=self.map_size)
         extras = dict(
             weights=rearrange(weights, 'n (h w) s -> n h w s', **hw),
+            density=rearrange(sigma, 'n (h w) s -> n h w s', **hw),
             depth=rearrange((weights * t).sum(-1), 'n (h w) -> n h w', **hw),
             opacity=rearrange(weights.sum(-1), 'n (h w) -> n h w', **hw))
         return fmap, extras

@@ -1,7 +1,7 @@
 """Estimator test fixtures: real configs, synthetic body, tiny batches."""
 import math
 import os.path as osp
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import pytest
 import torch
@@ -32,9 +32,18 @@ def small_model_cfg(config: str, body_model_root: str,
     return cfg
 
 
-def make_batch(body_model_root: str, has_smpl: List[float], crop: int = 64,
-               seed: int = 0) -> Tuple[torch.Tensor, list]:
+# label type -> (has_smpl, has_kp3d) of its samples.
+LABELS = {'gt3d': (1., 1.), 'pseudo_smpl': (1., 0.), '2d_only': (0., 0.)}
+
+
+def make_batch(body_model_root: str, labels: List[Union[str, float]],
+               crop: int = 64, seed: int = 0) -> Tuple[torch.Tensor, list]:
     """Images and data samples whose GT is a consistent synthetic body.
+
+    ``labels``: one label type per sample (``'gt3d'``, ``'pseudo_smpl'``,
+    ``'2d_only'``, written into the metainfo as the pack transform does), or
+    a float ``has_smpl`` (1: SMPL + 3D joints, 0: 2D only) for a sample
+    without a declared type.
 
     The GT is the synthetic SMPL posed upright (global orient pi about x, as
     in SPIN's mean pose) with small random pose/shape; 2D keypoints are its
@@ -46,7 +55,7 @@ def make_batch(body_model_root: str, has_smpl: List[float], crop: int = 64,
     from mmhuman_imphmr.utils.geometry import (
         perspective_projection, weak_perspective_to_translation)
     g = torch.Generator().manual_seed(seed)
-    num = len(has_smpl)
+    num = len(labels)
     smpl = SMPL(model_path=body_model_root)
     orient = torch.tensor([[math.pi, 0., 0.]]).repeat(num, 1)
     body_pose = 0.1 * torch.randn(num, 69, generator=g)
@@ -59,14 +68,19 @@ def make_batch(body_model_root: str, has_smpl: List[float], crop: int = 64,
     samples = []
     for i in range(num):
         s = MeshDataSample(metainfo=dict(sample_idx=i, gender='neutral'))
+        if isinstance(labels[i], str):
+            s.set_metainfo(dict(label_type=labels[i]))
+            has_smpl, has_kp3d = LABELS[labels[i]]
+        else:
+            has_smpl = has_kp3d = float(labels[i])
         s.gt_keypoints2d = torch.cat([kp2d[i], torch.ones(49, 1)], dim=1)
         s.gt_keypoints3d = torch.cat([out['joints'][i, 25:],
                                       torch.ones(24, 1)], dim=1)
         s.gt_global_orient = orient[i]
         s.gt_body_pose = body_pose[i]
         s.gt_betas = betas[i]
-        s.has_smpl = torch.tensor(float(has_smpl[i]))
-        s.has_kp3d = torch.tensor(float(has_smpl[i]))
+        s.has_smpl = torch.tensor(has_smpl)
+        s.has_kp3d = torch.tensor(has_kp3d)
         samples.append(s)
     inputs = torch.randn(num, 3, crop, crop, generator=g)
     return inputs, samples
@@ -89,9 +103,9 @@ def build_model(body_model_root, init_weights_quietly):
 
 @pytest.fixture(scope='module')
 def batch(body_model_root):
-    """``batch(has_smpl, crop=64, seed=0) -> (inputs, data_samples)``."""
+    """``batch(labels, crop=64, seed=0) -> (inputs, data_samples)``."""
 
-    def make(has_smpl, crop: int = 64, seed: int = 0):
-        return make_batch(body_model_root, has_smpl, crop, seed)
+    def make(labels, crop: int = 64, seed: int = 0):
+        return make_batch(body_model_root, labels, crop, seed)
 
     return make

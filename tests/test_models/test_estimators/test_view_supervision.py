@@ -5,12 +5,10 @@ import pytest
 import torch
 
 from mmhuman_imphmr.models.estimators.view_supervision import (
-    fit_weak_perspective, rotate_targets_to_view, sample_angles,
-    stack_targets, term_weights)
+    rotate_targets_to_view, stack_targets)
 from mmhuman_imphmr.structures.mesh_data_sample import MeshDataSample
-from mmhuman_imphmr.utils.geometry import (axis_angle_to_rotmat, rotation_y,
-                                           weak_perspective_to_translation,
-                                           perspective_projection)
+from mmhuman_imphmr.utils.constants import LABEL_TYPES
+from mmhuman_imphmr.utils.geometry import axis_angle_to_rotmat, rotation_y
 
 
 def _sample(has_smpl: float, seed: int) -> MeshDataSample:
@@ -47,20 +45,28 @@ def test_stack_targets_shapes_and_missing_fields():
                           axis_angle_to_rotmat(full.gt_global_orient))
 
 
+def test_stack_targets_label_types_declared_or_inferred():
+    # Declared types pass through; a sample without one is typed by its own
+    # flags (SMPL + 3D -> gt3d, SMPL only -> pseudo_smpl, none -> 2d_only).
+    declared = _sample(1., 0)
+    declared.set_metainfo(dict(label_type='2d_only'))
+    eft = _sample(1., 1)
+    eft.has_kp3d = torch.tensor(0.)
+    t = stack_targets([declared, _sample(1., 2), eft, _sample(0., 3)],
+                      torch.device('cpu'))
+    assert [LABEL_TYPES[i] for i in t['label_type'].tolist()] == [
+        '2d_only', 'gt3d', 'pseudo_smpl', '2d_only']
+    bad = _sample(1., 0)
+    bad.set_metainfo(dict(label_type='3d'))
+    with pytest.raises(ValueError, match="label_type='3d'"):
+        stack_targets([bad], torch.device('cpu'))
+
+
 def test_stack_targets_rejects_bad_shape():
     s = _sample(1., 0)
     s.gt_betas = torch.zeros(11)
     with pytest.raises(ValueError, match='gt_betas'):
         stack_targets([s], torch.device('cpu'))
-
-
-def test_sample_angles_range():
-    phi = sample_angles(64, 3, torch.device('cpu'),
-                        torch.Generator().manual_seed(0))
-    assert phi.shape == (64, 3)
-    assert phi.min() >= 0 and phi.max() < 2 * math.pi
-    # Independent draws: not all the same angle within a row.
-    assert (phi[:, 0] != phi[:, 1]).all()
 
 
 def test_rotate_targets_identity_at_zero_and_2pi():
@@ -94,99 +100,3 @@ def test_rotate_targets_changes_only_root_and_keeps_pelvis():
     assert torch.allclose(d0, d1, atol=1e-5)
     # Heights (y, the rotation axis) do not change.
     assert torch.allclose(v['keypoints3d'][..., 1], t['keypoints3d'][..., 1])
-
-
-def test_term_weights_route_samples_by_label():
-    # Sample 0: SMPL + 3D joints; sample 1: 2D only; sample 2: SMPL, no 3D.
-    t = dict(has_smpl=torch.tensor([1., 0., 1.]),
-             has_kp3d=torch.tensor([1., 0., 0.]))
-    reg = term_weights(t, ('keypoints2d', 'keypoints3d', 'pose', 'betas',
-                           'cam'), 'reg')
-    assert reg['keypoints2d'].tolist() == [1., 1., 1.]
-    assert reg['keypoints3d'].tolist() == [1., 0., 0.]
-    assert reg['pose'].tolist() == [1., 0., 1.]
-    imag = term_weights(t, ('keypoints3d', 'pose', 'betas', 'silhouette'),
-                        'imag')
-    assert imag['keypoints3d'].tolist() == [1., 0., 0.]
-    for term in ('pose', 'betas', 'silhouette'):
-        assert imag[term].tolist() == [1., 0., 1.]
-    cons = term_weights(t, ('pose', 'betas'), 'cons')
-    assert cons['pose'].tolist() == [0., 1., 0.]
-    assert cons['betas'].tolist() == [0., 1., 0.]
-    with pytest.raises(KeyError, match='unknown terms'):
-        term_weights(t, ('silh', ), 'imag')
-    with pytest.raises(ValueError, match="'reg'"):
-        term_weights(t, ('pose', ), 'canonical')
-
-
-def test_fit_weak_perspective_recovers_camera():
-    # 2D keypoints made with SPIN's perspective camera from a known weak
-    # perspective camera: the fit must give it back (up to the weak
-    # perspective approximation, small at depth 2f/(res s) ~ 50 m).
-    g = torch.Generator().manual_seed(0)
-    joints = 0.5 * torch.randn(2, 49, 3, generator=g)
-    cam = torch.tensor([[0.9, 0.05, -0.1], [1.1, -0.2, 0.15]])
-    kp = perspective_projection(joints, weak_perspective_to_translation(cam))
-    kp = torch.cat([kp, torch.ones(2, 49, 1)], -1)
-    fallback = torch.zeros(2, 3)
-    fit = fit_weak_perspective(joints, kp, fallback)
-    assert torch.allclose(fit, cam, atol=0.01)
-    # Too few visible keypoints -> the fallback camera.
-    kp[1, 3:, 2] = 0
-    fit = fit_weak_perspective(joints, kp, fallback)
-    assert torch.equal(fit[1], fallback[1])
-    assert torch.allclose(fit[0], cam[0], atol=0.01)
-
-
-def test_silhouette_targets_follow_the_gt_camera_and_view(body_model_root):
-    from mmhuman_imphmr.body_models import SMPL
-    from mmhuman_imphmr.models.estimators.view_supervision import \
-        render_silhouette_targets
-    smpl = SMPL(model_path=body_model_root)
-    # Upright body (pi about x, SPIN's mean orientation) in its rest pose,
-    # 2D keypoints made with the camera (0.9, 0.2, 0): the person is shifted
-    # right in the crop.
-    orient = torch.tensor([[math.pi, 0., 0.]])
-    out = smpl(global_orient=orient, body_pose=torch.zeros(1, 69),
-               betas=torch.zeros(1, 10))
-    cam = torch.tensor([[0.9, 0.2, 0.]])
-    kp2d = perspective_projection(out['joints'],
-                                  weak_perspective_to_translation(cam))
-    targets = dict(rotmat=axis_angle_to_rotmat(
-        torch.cat([orient, torch.zeros(1, 69)], 1).view(1, 24, 3)),
-                   betas=torch.zeros(1, 10),
-                   keypoints2d=torch.cat([kp2d, torch.ones(1, 49, 1)], -1))
-
-    def render(phi):
-        return render_silhouette_targets(
-            smpl, targets, torch.tensor([phi]),
-            fallback_cam=torch.tensor([[0.5, 0., 0.]]), image_size=128)[0]
-
-    front = render(0.)
-    assert front.shape == (128, 128) and front.sum() > 100
-    # The GT hips/knees (inside the body) project into the silhouette: the
-    # fitted camera is the one the keypoints were made with, not the
-    # fallback (which would put the body at the centre, at half the size).
-    for joint in (27, 28, 26, 29):  # R/L hip, R/L knee of the 49
-        u, v = ((kp2d[0, joint] + 1) * 64).long().tolist()
-        assert front[v, u] == 1, joint
-    # The pelvis column: about (0.2 * 0.9 + 1) * 64 = 75.5 px.
-    cols = front.nonzero()[:, 1].float()
-    assert abs(cols.mean() - 75.5) < 4
-    # Turning by pi about the vertical axis through the pelvis mirrors the
-    # silhouette about the pelvis column (weak perspective at ~50 m depth);
-    # a quarter turn shows the side, narrower than the front.
-    back = render(math.pi)
-    mirrored = torch.zeros_like(front)
-    shift = 2 * round(float(cols.mean()))
-    ys, xs = front.nonzero(as_tuple=True)
-    keep = (shift - xs >= 0) & (shift - xs < 128)
-    mirrored[ys[keep], shift - xs[keep]] = 1
-    iou = (back * mirrored).sum() / ((back + mirrored) > 0).sum()
-    assert iou > 0.8
-    side = render(0.5 * math.pi)
-    assert side.sum() < 0.8 * front.sum()
-    width = front.nonzero()[:, 1]
-    side_width = side.nonzero()[:, 1]
-    assert (side_width.max() - side_width.min()) < \
-        0.7 * (width.max() - width.min())

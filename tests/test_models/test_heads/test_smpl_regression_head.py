@@ -172,14 +172,23 @@ def test_loss_weights_masks_and_beta_outliers():
     head = SMPLRegressionHead(in_channels=C).eval()
     preds = head(torch.randn(3, C), decode=False)
     target_betas = preds['pred_betas'].detach() + 1.  # error 1 everywhere
-    target_betas[2, 0] = 5.  # implausible pseudo-GT: |beta| > 3 is dropped
+    target_betas[2, 0] = 5.  # implausible pseudo-GT: |beta| > 3
     rot = preds['pred_rotmat'].detach().clone()
     rot[0] = rot[0] @ axis_angle_to_rotmat(torch.tensor([0., 0., 0.5]))
     targets = dict(rotmat=rot, betas=target_betas)
     losses = head.loss_by_feat(preds, targets, prefix='imag',
                                terms=('pose', 'betas', 'cam'))
+    # SPIN zeroes the target betas of an implausible fit: samples 0 and 1
+    # have error 1 in each of their 10 betas, sample 2 is pulled to 0.
+    p2 = preds['pred_betas'][2].detach()
     torch.testing.assert_close(losses['loss_imag_betas'],
-                               torch.tensor(0.06))  # 0.06 * mean(1)
+                               0.06 * (20 + (p2**2).sum()) / 30)
+    # 'drop' leaves that sample out instead: 0.06 * mean(1).
+    drop = SMPLRegressionHead(in_channels=C, losses=dict(
+        betas=dict(outliers='drop'))).eval()
+    torch.testing.assert_close(
+        drop.loss_by_feat(preds, targets, terms=('betas', ))['loss_reg_betas'],
+        torch.tensor(0.06))
     pose_err = ((preds['pred_rotmat'][0] - rot[0])**2).sum() / (3 * 216)
     torch.testing.assert_close(losses['loss_imag_pose'], 60 * pose_err)
     expected_cam = 60 * torch.exp(-10 * preds['pred_cam'][:, 0])**2
@@ -199,6 +208,24 @@ def test_loss_weights_masks_and_beta_outliers():
         head.loss_by_feat(preds, targets, terms=('keypoints2d', ))
     with pytest.raises(KeyError, match='unknown'):
         head.loss_by_feat(preds, targets, terms=('vertices', ))
+
+
+def test_losses_are_registered_modules_a_config_can_swap():
+    head = SMPLRegressionHead(in_channels=C, losses=dict(
+        pose=dict(loss_weight=1.),
+        cam=dict(type='Keypoint3DLoss', loss_weight=2.)))
+    assert head.loss_weights['pose'] == 1.
+    # Another type replaces the default loss with only its own arguments.
+    assert type(head.losses['cam']).__name__ == 'Keypoint3DLoss'
+    assert head.losses['cam'].loss_weight == 2.
+    assert type(head.losses['keypoints2d']).__name__ == 'Keypoint2DLoss'
+    with pytest.raises(KeyError, match='unknown terms'):
+        SMPLRegressionHead(in_channels=C, losses=dict(vertices=dict()))
+    with pytest.raises(ValueError, match='outliers'):
+        SMPLRegressionHead(in_channels=C, losses=dict(
+            betas=dict(outliers='clip')))
+    # Loss modules hold no state: checkpoints keep their keys.
+    assert not any(k.startswith('losses.') for k in head.state_dict())
 
 
 def test_consistency_loss_zero_for_rotated_view():

@@ -59,3 +59,38 @@ def test_feature_field_bad_arguments():
     field = FeatureField(latent_dim=4, out_channels=4, hidden_dim=8)
     with pytest.raises(ValueError, match='latent'):
         field(torch.zeros(2, 3, 3), torch.ones(2, 3, 3), torch.zeros(1, 4))
+
+
+def test_encoding_period_is_why_the_box_is_needed():
+    """``point_scale = 0.5``: the lowest octave is ``sin(pi x / 2)``, period
+    4, and every higher octave divides it, so the raw field cannot tell ``p``
+    from ``p + 4 e`` (a ghost of the body 4 units away along any axis). The
+    renderer's default box (|x| <= 1.1, side 2.2 < 4) keeps only one copy:
+    the density at the shifted point is zero."""
+    from mmhuman_imphmr.models.utils import VolumeRenderer
+    torch.manual_seed(0)
+    field = FeatureField(latent_dim=8, out_channels=4, hidden_dim=16)
+    z = torch.randn(1, 8)
+    p = torch.rand(1, 50, 3) * 2 - 1  # inside the box
+    dirs = torch.randn(1, 50, 3)
+    renderer = VolumeRenderer().eval()
+    for axis in range(3):
+        shift = torch.zeros(3)
+        shift[axis] = 4.0
+        s0, f0 = field(p, dirs, z)
+        s1, f1 = field(p + shift, dirs, z)
+        torch.testing.assert_close(s0, s1, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(f0, f1, atol=1e-4, rtol=1e-4)
+        d0 = renderer.density(s0, p)
+        d1 = renderer.density(s1, p + shift)
+        assert (d0 > 0).all() and (d1 == 0).all()
+
+
+def test_directions_are_halved_before_the_encoding():
+    """GIRAFFE's decoder divides the unit ray direction by 2 before the
+    encoding, like the points: gamma(r) = [sin(2^k pi r / 2), cos(...)]."""
+    field = FeatureField(latent_dim=4, out_channels=4, hidden_dim=8)
+    r = torch.tensor([[0.6, 0.0, 0.8]])  # unit already
+    enc = field.pe_dirs(r)
+    torch.testing.assert_close(enc[0, :3], torch.sin(math.pi * r[0] / 2))
+    torch.testing.assert_close(enc[0, 3:6], torch.cos(math.pi * r[0] / 2))

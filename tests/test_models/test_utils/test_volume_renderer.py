@@ -1,4 +1,5 @@
-"""Tests of VolumeRenderer: closed forms, the view convention, modes."""
+"""Tests of VolumeRenderer: closed forms, the view convention, modes, the
+density read-out and the box."""
 import math
 
 import pytest
@@ -6,7 +7,13 @@ import torch
 
 from mmhuman_imphmr.models.utils import FeatureField, VolumeRenderer
 
-RADIUS, FOV = 2.732, 49.13
+# GIRAFFE's camera, restated here on purpose: the oracles below are written
+# independently of the package (its values live in utils/constants.py).
+RADIUS, FOV, NEAR, FAR = 2.732, 49.13, 0.5, 6.0
+# The analytic fields below return a density, not a raw value: relu with no
+# shift passes a non-negative density through unchanged, so the closed forms
+# hold. No box unless a test asks for it.
+EXACT = dict(density_activation='relu', density_bias=0., bound=None)
 
 
 def gt_pixel(p, phi, map_size, radius=RADIUS, fov=FOV):
@@ -51,7 +58,7 @@ def test_constant_slab_closed_form():
     """
     size, ns, near, far, sigma0 = 4, 32, 0.5, 6.0, 0.7
     renderer = VolumeRenderer(map_size=size, num_samples=ns, near=near,
-                              far=far).eval()
+                              far=far, **EXACT).eval()
     step = (far - near) / (ns - 1)
     a, b = 10, 17  # slab sample indices, away from the last sample
     lo, hi = near + (a - 0.5) * step, near + (b + 0.5) * step
@@ -75,8 +82,8 @@ def test_constant_slab_closed_form():
 
 def test_constant_everywhere_is_opaque():
     """sigma > 0 at the last sample meets the 1e10 interval: alpha = 1 there,
-    so ``prod (1 - alpha) = 0`` and every pixel is exactly ``f``."""
-    renderer = VolumeRenderer(map_size=2).eval()
+    so ``prod (1 - alpha) = 0`` and every pixel is exactly ``f`` (no box)."""
+    renderer = VolumeRenderer(map_size=2, **EXACT).eval()
     feat = torch.tensor([1.5, -2.0])
 
     def field(points, dirs):
@@ -96,7 +103,7 @@ def test_blob_appears_where_gt_transform_puts_it(phi, size):
     row, col = gt_pixel(p, phi, size)
     # the test is only meaningful if p does not project onto a pixel border
     assert min(row % 1, 1 - row % 1, col % 1, 1 - col % 1) > 0.1
-    renderer = VolumeRenderer(map_size=size, num_samples=128).eval()
+    renderer = VolumeRenderer(map_size=size, num_samples=128, **EXACT).eval()
     _, extras = renderer(blob_field(p), torch.tensor([phi]), return_extras=True)
     opacity = extras['opacity'][0]
     assert opacity.max() > 0.05
@@ -112,7 +119,7 @@ def test_view_phi_equals_canonical_view_of_rotated_point(phi):
     p = torch.tensor([0.42, -0.31, 0.23])
     c, s = math.cos(phi), math.sin(phi)
     q = torch.tensor([c * p[0] - s * p[2], p[1], s * p[0] + c * p[2]])
-    renderer = VolumeRenderer(map_size=6, num_samples=64).eval()
+    renderer = VolumeRenderer(map_size=6, num_samples=64, **EXACT).eval()
     _, at_phi = renderer(blob_field(p), torch.tensor([phi]), return_extras=True)
     _, canon = renderer(blob_field(q), torch.tensor([0.0]), return_extras=True)
     assert canon['opacity'].max() > 0.05
@@ -134,19 +141,147 @@ def test_phi_zero_and_two_pi_agree():
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
-def test_noise_only_in_training_mode():
+def test_training_differs_from_eval_only_by_the_depth_jitter():
     field = _small_field()
     phi = torch.tensor([0.0, 2.0])
     renderer = VolumeRenderer(map_size=2, num_samples=16)
+    assert renderer.density_noise_std == 0  # default: no density noise
     renderer.eval()
     e1, e2 = renderer(field, phi), renderer(field, phi)
     torch.testing.assert_close(e1, e2, rtol=0, atol=0)  # eval is deterministic
     renderer.train()
     t1, t2 = renderer(field, phi), renderer(field, phi)
-    assert (t1 - t2).abs().max() > 1e-4  # jitter + sigma noise in training
-    quiet = VolumeRenderer(map_size=2, num_samples=16, density_noise_std=0.0,
-                           stratified=False).train()
+    assert (t1 - t2).abs().max() > 1e-4  # stratified jitter in training
+    quiet = VolumeRenderer(map_size=2, num_samples=16, stratified=False).train()
     torch.testing.assert_close(quiet(field, phi), e1)  # nothing else differs
+    # GIRAFFE's N(0, 1) density noise (opt-in) changes training renders
+    noisy = VolumeRenderer(map_size=2, num_samples=16, stratified=False,
+                           density_noise_std=1.0).train()
+    assert (noisy(field, phi) - e1).abs().max() > 1e-4
+    torch.testing.assert_close(noisy.eval()(field, phi), e1)
+
+
+def test_density_read_out():
+    """softplus(raw + bias) by default (mip-NeRF's softplus(raw - 1)),
+    relu(raw + bias) as GIRAFFE; written out by hand."""
+    raw = torch.tensor([-30., -1., 0., 1., 4.]).view(1, 1, 5)
+    points = torch.zeros(1, 1, 5, 3)  # inside the box
+    soft = VolumeRenderer().eval()
+    expected = torch.log1p(torch.exp(raw - 1))
+    torch.testing.assert_close(soft.density(raw, points), expected)
+    assert (soft.density(raw, points) > 0).all()  # never empty, never dead
+    giraffe = VolumeRenderer(density_activation='relu', density_bias=0.)
+    torch.testing.assert_close(giraffe.density(raw, points), raw.clamp(min=0))
+    with pytest.raises(ValueError, match='density_activation'):
+        VolumeRenderer(density_activation='exp')
+
+
+def _oracle_points(phi, size, num_samples):
+    """Eval-mode sample points of view ``phi``, written from DESIGN §3: the
+    camera sits at ``R_y(phi) (0, 0, -r)`` with axes ``R_y(phi)``; the ray of
+    pixel (i, j) has camera direction ``(u_j tan, v_i tan, 1)`` through the
+    pixel centre; samples at depths ``linspace(near, far)``."""
+    c, s = math.cos(phi), math.sin(phi)
+    rot = torch.tensor([[c, 0., s], [0., 1., 0.], [-s, 0., c]])
+    origin = rot @ torch.tensor([0., 0., -RADIUS])
+    half = math.tan(math.radians(FOV) / 2)
+    centres = (torch.arange(size) + 0.5) / size * 2 - 1
+    pts = torch.empty(size, size, num_samples, 3)
+    t = torch.linspace(NEAR, FAR, num_samples)
+    for i in range(size):
+        for j in range(size):
+            d = rot @ torch.tensor([centres[j] * half, centres[i] * half, 1.])
+            pts[i, j] = origin + t[:, None] * d
+    return pts  # (H, W, S, 3)
+
+
+def _constant_raw(value):
+    def field(points, dirs):
+        raw = torch.full(points.shape[:2], value)
+        return raw, torch.ones_like(raw).unsqueeze(-1)
+    return field
+
+
+@pytest.mark.parametrize('phi', [0.0, 0.6, math.pi / 2, 4.0])
+def test_density_is_zero_outside_the_box_by_default(phi):
+    renderer = VolumeRenderer(map_size=4).eval()
+    assert renderer.bound == 1.1  # GIRAFFE's box [-1, 1]^3 padded by 0.1
+    _, extras = renderer(_constant_raw(3.0), torch.tensor([phi]),
+                         return_extras=True)
+    density = extras['density'][0]  # (H, W, S)
+    inside = (_oracle_points(phi, 4, 32).abs() <= 1.1).all(-1)
+    assert inside.any() and (~inside).any()
+    assert (density[~inside] == 0).all()
+    torch.testing.assert_close(density[inside],
+                               torch.full_like(density[inside],
+                                               math.log1p(math.exp(2.0))))
+    # the 1e10 interval after the last sample lies outside the box, so a
+    # field that is dense everywhere is not made opaque by it
+    assert (extras['opacity'] < 1 - 1e-3).all()
+
+
+def test_box_mask_in_training_mode_uses_the_jittered_points():
+    renderer = VolumeRenderer(map_size=4).train()
+    seen = {}
+
+    def field(points, dirs):
+        seen['points'] = points
+        return _constant_raw(3.0)(points, dirs)
+
+    _, extras = renderer(field, torch.tensor([1.0, 2.5]), return_extras=True)
+    outside = (seen['points'].abs() > 1.1).any(-1).view(2, 4, 4, 32)
+    assert outside.any()
+    assert (extras['density'][outside] == 0).all()
+    assert (extras['density'][~outside] > 0).all()
+
+
+@pytest.mark.parametrize('size', [1, 2, 4, 6])
+def test_every_ray_crosses_the_box(size):
+    """The box may not cut the map: for every pixel of the paper's map sizes
+    (1, 2, 4, 6) and any azimuth, several samples of its ray lie inside the
+    box. Geometric reason: at the origin's depth a ray is at most
+    ``(1 - 1/W) tan(fov/2) r <= 1.05`` off the axis in x and in y, and a
+    rotation about y keeps y and the distance to the axis (< 1.1, the radius
+    of the circle inscribed in the box's horizontal section)."""
+    renderer = VolumeRenderer(map_size=size).eval()
+    phis = torch.linspace(0, 2 * math.pi, 13)[:-1]
+    _, extras = renderer(_constant_raw(3.0), phis, return_extras=True)
+    inside_count = (extras['density'] > 0).sum(-1)  # (N, H, W)
+    assert inside_count.min() >= 4, inside_count.min()
+    for k, phi in enumerate(phis.tolist()):  # same count from the oracle
+        oracle = (_oracle_points(phi, size, 32).abs() <= 1.1).all(-1).sum(-1)
+        torch.testing.assert_close(inside_count[k], oracle)
+    assert (extras['opacity'] > 0.2).all()
+
+
+def test_box_removes_the_ghost_of_a_periodic_field():
+    """A field whose density repeats with period 4 along z (what the lowest
+    octave of the point encoding does with ``point_scale = 0.5``) has a blob
+    at z = -0.7 (inside the box) and its ghost at z = 3.3. The central ray
+    (1 x 1 map, phi = 0) runs from z = near - r = -2.23 to far - r = 3.27,
+    through both. With the box the render must equal that of the single blob
+    (the ghost is outside the box); without it the ghost adds opacity."""
+    centre, radius = torch.tensor([0., 0., -0.7]), 0.3
+
+    def blob(points, period=None):
+        q = points - centre
+        if period is not None:
+            q = torch.cat([q[..., :2], torch.remainder(q[..., 2:] + period / 2,
+                                                       period) - period / 2], -1)
+        sigma = torch.relu(1 - (q ** 2).sum(-1) / radius ** 2)
+        return sigma, torch.ones_like(sigma).unsqueeze(-1)
+
+    kw = dict(map_size=1, num_samples=128, density_activation='relu',
+              density_bias=0.)
+    phi = torch.zeros(1)
+    periodic = lambda p, d: blob(p, period=4.0)  # noqa: E731
+    single = lambda p, d: blob(p)  # noqa: E731
+    boxed = VolumeRenderer(**kw).eval()
+    free = VolumeRenderer(bound=None, **kw).eval()
+    torch.testing.assert_close(boxed(periodic, phi), boxed(single, phi))
+    torch.testing.assert_close(boxed(single, phi), free(single, phi))
+    assert 0.05 < float(free(single, phi)) < 0.9
+    assert float(free(periodic, phi)) > float(free(single, phi)) + 0.05
 
 
 def test_bad_field_output_raises():
