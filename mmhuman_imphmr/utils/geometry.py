@@ -20,7 +20,6 @@ Conventions (DESIGN §3, §4):
 Note:
     Shapes use ``...`` for any leading batch dimensions.
 """
-import math
 from typing import Optional, Union
 
 import roma
@@ -221,14 +220,6 @@ def weak_perspective_to_translation(cam: torch.Tensor,
     return torch.stack([tx, ty, tz], dim=-1)
 
 
-def translation_to_weak_perspective(transl: torch.Tensor,
-                                    focal_length: float = FOCAL_LENGTH,
-                                    crop_size: int = CROP_SIZE) -> torch.Tensor:
-    """Inverse of :func:`weak_perspective_to_translation`."""
-    s = 2 * focal_length / (crop_size * transl[..., 2])
-    return torch.stack([s, transl[..., 0], transl[..., 1]], dim=-1)
-
-
 def perspective_projection(points: torch.Tensor, translation: torch.Tensor,
                            focal_length: float = FOCAL_LENGTH,
                            crop_size: int = CROP_SIZE,
@@ -253,8 +244,3 @@ def perspective_projection(points: torch.Tensor, translation: torch.Tensor,
     if normalize:
         return uv / (crop_size / 2.0)
     return uv + crop_size / 2.0
-
-
-def wrap_angle(phi: torch.Tensor) -> torch.Tensor:
-    """Wrap angles into ``[0, 2 pi)``."""
-    return torch.remainder(phi, 2 * math.pi)

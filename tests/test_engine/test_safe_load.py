@@ -1,5 +1,4 @@
 """Weights-only loading of MMEngine checkpoints; malicious files refused."""
-import os
 import os.path as osp
 
 import pytest

@@ -1,6 +1,5 @@
 """Each kind of bad input fails early with a message naming what is wrong."""
 import os.path as osp
-import warnings
 
 import cv2
 import numpy as np
