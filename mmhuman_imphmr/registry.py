@@ -14,7 +14,20 @@ from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
+from mmengine.registry import LOOPS as MMENGINE_LOOPS
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
+from mmengine.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
+from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
 from mmengine.registry import Registry
+from mmengine.registry import RUNNER_CONSTRUCTORS as \
+    MMENGINE_RUNNER_CONSTRUCTORS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+from mmengine.registry import WEIGHT_INITIALIZERS as \
+    MMENGINE_WEIGHT_INITIALIZERS
 
 MODELS = Registry(
     'model', parent=MMENGINE_MODELS, locations=['mmhuman_imphmr.models',
@@ -44,3 +57,25 @@ VISUALIZERS = Registry(
 VISBACKENDS = Registry(
     'vis_backend', parent=MMENGINE_VISBACKENDS,
     locations=['mmhuman_imphmr.visualization'])
+
+# Children of the registries the MMEngine runner builds from (as mmpose
+# defines them): with default_scope='mmhuman_imphmr' MMEngine looks for a
+# child of this scope in each; without one it falls back to the root with a
+# "Failed to search registry with scope" warning per registry. This package
+# registers nothing of its own in them (its runner and model wrapper live in
+# MMEngine's roots, found through the parent), so they have no locations.
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS)
+RUNNER_CONSTRUCTORS = Registry('runner constructor',
+                               parent=MMENGINE_RUNNER_CONSTRUCTORS)
+LOOPS = Registry('loop', parent=MMENGINE_LOOPS)
+LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS)
+MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS)
+WEIGHT_INITIALIZERS = Registry('weight initializer',
+                               parent=MMENGINE_WEIGHT_INITIALIZERS)
+OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS)
+OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS)
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS)
+PARAM_SCHEDULERS = Registry('parameter scheduler',
+                            parent=MMENGINE_PARAM_SCHEDULERS)
