@@ -70,6 +70,10 @@ DEFAULT_TERMS: Dict[str, Tuple[str, ...]] = dict(
 )
 
 
+# Eq. 7 compares two predictions' pose and shape; no other term exists there.
+CONS_TERMS = ('pose', 'betas')
+
+
 def infer_label_type(has_smpl: float, has_kp3d: float) -> str:
     """Label type of a sample that does not declare one (hand-made samples;
     datasets always declare or infer one for the whole file)."""
@@ -150,9 +154,14 @@ class LabelTypeRouting:
                         f'LabelTypeRouting {name}: {key!r}: {sorted(bad)}; '
                         f'expected keys {known} with entries from {values}')
                 getattr(self, name)[key] = tuple(entries)
-        if 'reg' in self.terms and 'silhouette' in self.terms['reg']:
+        if 'silhouette' in self.terms['reg']:
             raise KeyError('LabelTypeRouting terms: the silhouette term '
                            'belongs to L_imag (it needs a rendered view)')
+        bad = set(self.terms['cons']) - set(CONS_TERMS)
+        if bad or not self.terms['cons']:
+            raise KeyError(f'LabelTypeRouting terms: cons compares two '
+                           f'predictions, its terms are some of {CONS_TERMS}; '
+                           f'found {self.terms["cons"]}')
         unknown = set(enabled) - set(LOSSES)
         if unknown:
             raise KeyError(f'LabelTypeRouting enabled: unknown losses '

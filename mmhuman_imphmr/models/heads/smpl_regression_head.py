@@ -281,11 +281,14 @@ class SMPLRegressionHead(BaseModule):
                 raise ValueError('SMPLRegressionHead.loss: the plan runs '
                                  'L_cons but cons_latent is None')
             idx = plan.cons_index
-            pred_b = self(cons_latent, decode=False)
-            losses.update(self.consistency_loss(
-                {k: v[idx] for k, v in view(1).items()}, pred_b,
-                plan.imag_phi[idx], plan.cons_phi,
-                sample_weight=plan.weights['cons']['pose'][idx]))
+            weights = plan.weights['cons']
+            # The routing gives both terms the same sample mask.
+            cons = self.consistency_loss(
+                {k: v[idx] for k, v in view(1).items()},
+                self(cons_latent, decode=False), plan.imag_phi[idx],
+                plan.cons_phi, sample_weight=next(iter(weights.values()))[idx])
+            losses.update({k: v for k, v in cons.items()
+                           if k[len('loss_cons_'):] in weights})
         return losses
 
     def loss_by_feat(self,

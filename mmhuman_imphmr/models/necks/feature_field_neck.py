@@ -39,6 +39,8 @@ class FeatureFieldNeck(BaseViewNeck):
         pe_octaves_dirs (int): Defaults to 4 (paper).
         point_scale (float): Points are scaled by this before the encoding.
             Defaults to 0.5 (GIRAFFE divides by 2; an assumption).
+        dir_scale (float): Unit ray directions are scaled by this before
+            their encoding. Defaults to 0.5 (GIRAFFE).
         map_size (int): Rendered ``H = W``. Defaults to 4 (paper; 1, 2, 6 in
             its Table 7).
         num_samples (int): Samples per ray. Defaults to 32 (paper).
@@ -71,6 +73,12 @@ class FeatureFieldNeck(BaseViewNeck):
             test checks it), at a fraction of the cost of a training step.
         init_cfg (dict, optional): MMEngine initialisation config.
 
+    Checkpoints trained before the density read-out changed (before the
+    label-type routing; same parameter names, so they load silently) were
+    trained with ``density_activation='relu', density_bias=0.,
+    density_noise_std=1., bound=None, dir_scale=1.``: set these in the neck
+    config to evaluate them as they were trained.
+
     Note:
         B: batch, V: views, C: channels, h x w: backbone map, H x W: rendered
         map.
@@ -88,6 +96,7 @@ class FeatureFieldNeck(BaseViewNeck):
                  pe_octaves_points: int = 10,
                  pe_octaves_dirs: int = 4,
                  point_scale: float = 0.5,
+                 dir_scale: float = 0.5,
                  map_size: int = 4,
                  num_samples: int = 32,
                  near: float = GIRAFFE_NEAR,
@@ -116,7 +125,8 @@ class FeatureFieldNeck(BaseViewNeck):
             skip_layers=skips,
             pe_octaves_points=pe_octaves_points,
             pe_octaves_dirs=pe_octaves_dirs,
-            point_scale=point_scale)
+            point_scale=point_scale,
+            dir_scale=dir_scale)
         self.renderer = VolumeRenderer(
             map_size=map_size,
             num_samples=num_samples,

@@ -260,16 +260,26 @@ def test_parameter_counts(body_model_root):
     assert counts[BASELINE]['silhouette_head'] == 0
 
 
+@pytest.mark.parametrize('labels', [
+    ['gt3d', '2d_only'], ['gt3d', 'gt3d'], ['pseudo_smpl', 'pseudo_smpl'],
+    ['2d_only', '2d_only']])
 @pytest.mark.parametrize('config', [FULL, BASELINE, PTN])
-def test_every_parameter_gets_a_gradient(build_model, batch, config):
+def test_every_parameter_gets_a_gradient(build_model, batch, config, labels):
     # DDP (tools/dist_train.sh, find_unused_parameters=False by default)
     # fails on the second iteration when a trainable parameter took no part
-    # in the loss. A mixed batch (one labelled, one unlabelled sample) uses
-    # every path: L_reg, L_imag with the silhouette head, L_cons.
+    # in the loss, whatever the batch's mix of label types: a batch without
+    # any L_imag sample keeps the silhouette head in the graph with zero
+    # weight, one without L_cons renders no phi2 (the neck is still used).
     model = build_model(config)
     model.train()
-    losses = model(*batch(['gt3d', '2d_only']), mode='loss')
+    losses = model(*batch(labels), mode='loss')
     sum(losses.values()).backward()
     unused = [name for name, p in model.named_parameters()
               if p.requires_grad and p.grad is None]
-    assert not unused, f'{config}: no gradient for {unused}'
+    assert not unused, f'{config} {labels}: no gradient for {unused}'
+
+
+def test_cons_terms_follow_the_routing(build_model, batch):
+    model = build_model(FULL, {'train_cfg.routing.terms.cons': ('pose', )})
+    losses = model(*batch(['pseudo_smpl', '2d_only']), mode='loss')
+    assert 'loss_cons_pose' in losses and 'loss_cons_betas' not in losses

@@ -67,6 +67,9 @@ def test_switches_and_custom_routes():
         LabelTypeRouting(terms={'imag': ('vertices', )})
     with pytest.raises(KeyError, match='silhouette'):
         LabelTypeRouting(terms={'reg': ('silhouette', )})
+    # Eq. 7 has a pose and a shape term only.
+    with pytest.raises(KeyError, match='cons compares'):
+        LabelTypeRouting(terms={'cons': ('keypoints2d', )})
     with pytest.raises(KeyError, match='enabled'):
         LabelTypeRouting(enabled=('reg', 'imagination'))
     with pytest.raises(ValueError, match="'canonical'"):
