@@ -33,7 +33,11 @@ class FaultTolerantRunner(Runner):
     * :meth:`save_checkpoint` writes ``.<name>.tmp-<pid>`` in the same folder
       and ``os.replace``-s it onto ``<name>`` after an ``fsync``, so a kill
       during a save leaves every earlier checkpoint complete (local files;
-      other storage backends keep MMEngine's write).
+      other storage backends keep MMEngine's write). Temporaries left by a
+      killed save (full-size ``.<name>.tmp-<pid>`` files whose process is
+      gone) are removed by the next save and by ``--resume``
+      (:func:`remove_stale_temporaries`), so preemptions do not fill the
+      disk.
     * every checkpoint load (``load_from``, resume) is weights-only with the
       MMEngine classes allow-listed (:mod:`.safe_load`); torch's global
       default is left alone.
@@ -89,6 +93,8 @@ class FaultTolerantRunner(Runner):
                 out_dir, filename, file_client_args, save_optimizer,
                 save_param_scheduler, meta, by_epoch, backend_args)
         final = osp.join(out_dir, filename)
+        if is_main_process():
+            remove_stale_temporaries(osp.dirname(final), self.logger)
         tmp_name = f'.{osp.basename(filename)}{TMP_MARK}{os.getpid()}'
         tmp = osp.join(osp.dirname(final), tmp_name)
         try:
@@ -155,6 +161,8 @@ class FaultTolerantRunner(Runner):
         """Resolve ``--resume`` without a path robustly (see class doc)."""
         if self._has_loaded:
             return None
+        if self._resume and is_main_process():
+            remove_stale_temporaries(self.work_dir, self.logger)
         if self._resume and self._load_from is None:
             found = find_resumable_checkpoint(self.work_dir, self.logger)
             if found is None:
@@ -164,6 +172,50 @@ class FaultTolerantRunner(Runner):
             if found is None:
                 self._resume = False
         return super().load_or_resume()
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (signal 0 probe)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but is not ours, or cannot tell: keep its file
+    return True
+
+
+def remove_stale_temporaries(folder: str, logger=None) -> List[str]:
+    """Delete checkpoint temporaries whose writing process is gone.
+
+    :meth:`FaultTolerantRunner.save_checkpoint` writes
+    ``.<name>.tmp-<pid>`` and renames it; a kill in between leaves the file
+    (as large as a checkpoint). A file whose ``pid`` is not a live process on
+    this machine can never be completed and is removed; one whose process
+    lives (this run, or a run on the same machine saving right now), or
+    whose name carries no pid, is kept. On a file system shared between
+    machines a live pid of another machine is not seen; only rank 0 of one
+    run writes into a work_dir, so such a file is stale too.
+
+    Returns:
+        list[str]: The removed paths.
+    """
+    removed = []
+    for path in glob.glob(osp.join(folder, f'.*.pth{TMP_MARK}*')):
+        pid = path.rsplit(TMP_MARK, 1)[-1]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        try:
+            size = osp.getsize(path)
+            os.remove(path)
+        except OSError:
+            continue
+        removed.append(path)
+        if logger is not None:
+            logger.warning(f'removed {path} ({size / 2**20:.1f} MiB), the '
+                           f'temporary of a checkpoint save that was killed '
+                           f'(process {pid} is gone)')
+    return removed
 
 
 def _is_complete(path: str) -> bool:

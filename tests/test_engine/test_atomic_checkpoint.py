@@ -77,3 +77,38 @@ def test_find_resumable_checkpoint_skips_broken(tmp_path):
     os.remove(osp.join(work, 'epoch_1.pth'))
     assert find_resumable_checkpoint(work) == good
     assert torch.load(good, weights_only=False)['meta']['epoch'] == 2
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, '-c', 'pass'])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temporaries_of_killed_saves_are_removed(tmp_path):
+    # A kill -9 between the write and the rename leaves the full-size
+    # temporary; its process is gone, so the next save (or --resume) removes
+    # it. The temporary of a live process (a save in progress) is kept.
+    from mmhuman_imphmr.engine.fault_tolerant_runner import \
+        remove_stale_temporaries
+    work = str(tmp_path / 'w')
+    os.makedirs(work)
+    stale = osp.join(work, f'.epoch_3.pth.tmp-{_dead_pid()}')
+    live = osp.join(work, f'.epoch_4.pth.tmp-{os.getpid()}')
+    other = osp.join(work, '.metrics.json.tmp-abc123')  # atomic_write's
+    for path in (stale, live, other):
+        with open(path, 'wb') as f:
+            f.write(b'x' * 1024)
+    assert remove_stale_temporaries(work) == [stale]
+    assert sorted(os.listdir(work)) == sorted(
+        osp.basename(p) for p in (live, other))
+    # Through the runner: a save clears what an earlier killed save left.
+    os.remove(live)
+    with open(stale, 'wb') as f:
+        f.write(b'x' * 1024)
+    make_runner(work, max_epochs=1).train()
+    assert not osp.exists(stale)
+    assert 'epoch_1.pth' in os.listdir(work)
