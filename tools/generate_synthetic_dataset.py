@@ -4,6 +4,10 @@ Example::
 
     python tools/generate_synthetic_dataset.py data/synthetic \
         --num-train 2000 --num-val 200 --image-size 128 --seed 0
+
+With ``--wild-fraction 0.3`` about 30% of the training images are labelled
+in-the-wild (``synthetic_train_wild.npz``: perturbed SMPL, exact 2D
+keypoints, no 3D joints, like EFT fits) instead of studio.
 """
 import argparse
 import os.path as osp
@@ -31,6 +35,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--workers', type=int, default=None,
                         help='rendering processes (default: the number of '
                         'CPU cores; the output does not depend on it)')
+    parser.add_argument('--wild-fraction', type=float, default=0.0,
+                        help='share of the training images labelled '
+                        'in-the-wild, in [0, 1] (default: 0, no wild file)')
+    parser.add_argument('--pseudo-orient-noise', type=float, default=0.1,
+                        help='std in radians of the rotation noise composed '
+                        'onto the global orientation of wild samples '
+                        '(default: 0.1)')
+    parser.add_argument('--pseudo-pose-noise', type=float, default=0.15,
+                        help='std in radians of the rotation noise composed '
+                        'onto each body joint of wild samples (default: '
+                        '0.15)')
+    parser.add_argument('--pseudo-betas-noise', type=float, default=0.5,
+                        help='std of the noise added to each beta of wild '
+                        'samples (default: 0.5)')
     parser.add_argument('--if-missing', action='store_true',
                         help='do nothing when out_dir already holds a '
                         'dataset made with the same arguments')
@@ -45,7 +63,11 @@ def main() -> None:
     files = fn(args.out_dir, num_train=args.num_train, num_val=args.num_val,
                image_size=args.image_size, seed=args.seed,
                body_model_root=args.body_model_root,
-               batch_size=args.batch_size, workers=args.workers)
+               batch_size=args.batch_size, workers=args.workers,
+               wild_fraction=args.wild_fraction,
+               pseudo_orient_noise=args.pseudo_orient_noise,
+               pseudo_pose_noise=args.pseudo_pose_noise,
+               pseudo_betas_noise=args.pseudo_betas_noise)
     elapsed = time.perf_counter() - start
     for split, path in files.items():
         print(f'{split}: {path}')

@@ -10,9 +10,22 @@ real data. Layout under ``out_dir``::
 
     images/train/000000.jpg ...      JPEG, quality 95, S x S
     images/val/000000.jpg ...
-    synthetic_train.npz              HumanData
+    synthetic_train.npz              HumanData, studio ('gt3d') samples
+    synthetic_train_wild.npz         HumanData, in-the-wild samples (only
+                                     with ``wild_fraction > 0``)
     synthetic_val.npz
     manifest.json                    generation arguments (written last)
+
+In-the-wild samples: with ``wild_fraction > 0`` a share of the *training*
+images (never validation) is labelled like EFT data (``'pseudo_smpl'``):
+the image is rendered from the exact ground truth, exactly as a studio
+image, but its file (``synthetic_train_wild.npz``) carries SMPL parameters
+perturbed by random noise (a stand-in for fitting error), the exact 2D
+keypoints of the true mesh (like human 2D annotations) and no 3D joints.
+Which image is wild and its noise come from a second generator per image,
+keyed by ``(seed, split, index, 1)``, so the images, and with
+``wild_fraction = 0`` every output file, are those of a run without the
+feature, and the studio file is the studio rows of such a run.
 
 Camera: a pinhole at the origin, OpenCV axes, focal ``focal_ratio * S``,
 principal point at the image centre. Pixel coordinates in the files follow
@@ -32,7 +45,10 @@ import torch
 from tqdm import tqdm
 
 from mmhuman_imphmr.datasets.human_data_io import save_human_data
-from mmhuman_imphmr.utils.constants import NUM_JOINTS, NUM_OPENPOSE_JOINTS
+from mmhuman_imphmr.utils.constants import (NUM_BETAS, NUM_JOINTS,
+                                            NUM_OPENPOSE_JOINTS)
+from mmhuman_imphmr.utils.geometry import (axis_angle_to_rotmat,
+                                           rotmat_to_axis_angle)
 from .appearance import (sample_background, sample_part_colors,
                          vertex_colors, vertex_parts)
 from .pose_sampler import (global_orient_from_angles, sample_betas,
@@ -41,6 +57,7 @@ from .pose_sampler import (global_orient_from_angles, sample_betas,
 SPLITS = ('train', 'val')
 GENERATOR_VERSION = 2  # 2: face/hair and front print colours
 BBOX_EXPANSION = 1.2  # SPIN's scaleFactor: boxes are 1.2 x the tight box
+WILD_FILE = 'synthetic_train_wild.npz'  # in-the-wild training samples
 
 
 def _sample_params(seed: int, split: str, index: int,
@@ -64,6 +81,66 @@ def _sample_params(seed: int, split: str, index: int,
         light=np.array([rng.uniform(-0.6, 0.6), rng.uniform(-0.2, 0.7), 1.0],
                        np.float32),
         ambient=np.float32(rng.uniform(0.3, 0.6)))
+
+
+def _sample_wild(seed: int, split: str, index: int,
+                 wild: Dict[str, float]) -> Tuple[bool, Dict[str, np.ndarray]]:
+    """Whether one image is in-the-wild, and its label noise.
+
+    Drawn from a generator of its own (keyed by seed, split, index and 1),
+    never from the one of :func:`_sample_params`, so that the images do not
+    depend on the wild settings. The draws are the same for every setting
+    (standard normals scaled by the noise levels), so raising
+    ``wild_fraction`` only adds wild samples.
+
+    Args:
+        wild (dict): ``wild_fraction`` and the three ``pseudo_*_noise``
+            settings of :func:`generate_synthetic_dataset`.
+
+    Returns:
+        tuple: ``(is_wild, noise)``; ``noise``: ``global_orient`` ndarray[3]
+        and ``body_pose`` ndarray[23, 3] (axis-angle of the noise rotations),
+        ``betas`` ndarray[10] (offsets); float64.
+    """
+    rng = np.random.default_rng([seed, SPLITS.index(split), index, 1])
+    is_wild = split == 'train' and rng.random() < wild['wild_fraction']
+    noise = dict(
+        global_orient=rng.standard_normal(3) * wild['pseudo_orient_noise'],
+        body_pose=rng.standard_normal((23, 3)) * wild['pseudo_pose_noise'],
+        betas=rng.standard_normal(NUM_BETAS) * wild['pseudo_betas_noise'])
+    return bool(is_wild), noise
+
+
+def _perturb(global_orient: np.ndarray, body_pose: np.ndarray,
+             betas: np.ndarray, noise: list) -> Dict[str, np.ndarray]:
+    """Pseudo labels: the exact SMPL parameters with noise, batched.
+
+    Rotations are composed as matrices, ``R = R_noise @ R_exact`` (the noise
+    rotation applied after the exact one, i.e. about the axes of the parent
+    frame: the camera for the root, the parent joint for a body joint); shape
+    noise is added to the betas (no clipping).
+
+    Args:
+        global_orient (ndarray[B, 3]), body_pose (ndarray[B, 69]), betas
+        (ndarray[B, 10]): The exact parameters.
+        noise (list[dict]): :func:`_sample_wild` noise of each sample.
+
+    Returns:
+        dict: ``global_orient`` [B, 3], ``body_pose`` [B, 69], ``betas``
+        [B, 10], float32.
+    """
+    def compose(exact: np.ndarray, key: str) -> np.ndarray:
+        delta = np.stack([n[key] for n in noise]).reshape(-1, 3)
+        rot = axis_angle_to_rotmat(torch.from_numpy(delta)) @ \
+            axis_angle_to_rotmat(torch.from_numpy(
+                exact.astype(np.float64).reshape(-1, 3)))
+        return rotmat_to_axis_angle(rot).numpy().reshape(exact.shape)
+
+    shift = np.stack([n['betas'] for n in noise]).reshape(betas.shape)
+    pseudo = dict(global_orient=compose(global_orient, 'global_orient'),
+                  body_pose=compose(body_pose, 'body_pose'),
+                  betas=betas.astype(np.float64) + shift)
+    return {k: v.astype(np.float32) for k, v in pseudo.items()}
 
 
 class _Renderer:
@@ -236,6 +313,15 @@ def _render_batch(task: Tuple[int, int]) -> Dict[str, np.ndarray]:
         labels[k] = np.stack([p[k] for p in params])
     labels['global_orient'] = rendered['global_orient']
     labels['transl'] = rendered['transl']
+    wild = _RUN['wild']
+    if wild['wild_fraction'] > 0 and split == 'train':
+        draws = [_sample_wild(seed, split, i, wild)
+                 for i in range(start, stop)]
+        labels['wild'] = np.array([w for w, _ in draws], bool)
+        pseudo = _perturb(labels['global_orient'], labels['body_pose'],
+                          labels['betas'], [n for _, n in draws])
+        for k, v in pseudo.items():
+            labels[f'pseudo_{k}'] = v
     return labels
 
 
@@ -261,7 +347,11 @@ def _pool(workers: int, num_tasks: int):
 
 
 def _generate_split(renderer: _Renderer, out_dir: str, split: str, num: int,
-                    seed: int, batch_size: int, workers: int) -> str:
+                    seed: int, batch_size: int, workers: int,
+                    wild: Dict[str, float]) -> Dict[str, str]:
+    """Render one split and write its file(s); returns name -> path
+    (``split``, and ``'train_wild'`` for the training split with
+    ``wild_fraction > 0``)."""
     size, focal = renderer.size, renderer.focal
     os.makedirs(osp.join(out_dir, 'images', split), exist_ok=True)
     keys = ('global_orient', 'body_pose', 'betas', 'transl', 'keypoints2d',
@@ -272,12 +362,20 @@ def _generate_split(renderer: _Renderer, out_dir: str, split: str, num: int,
                         keypoints2d=(0, NUM_JOINTS, 3),
                         keypoints3d=(0, NUM_JOINTS - NUM_OPENPOSE_JOINTS, 4),
                         bbox_xywh=(0, 5))
+    # Only training samples may be wild: val files are as without it.
+    with_wild = wild['wild_fraction'] > 0 and split == 'train'
+    if with_wild:
+        keys += ('pseudo_global_orient', 'pseudo_body_pose', 'pseudo_betas')
+        empty_shapes.update(pseudo_global_orient=(0, 3),
+                            pseudo_body_pose=(0, 69), pseudo_betas=(0, 10))
     acc = {k: [np.zeros(empty_shapes[k], np.float32)] for k in keys}
+    is_wild = [np.zeros(0, bool)]
     # Batch boundaries depend on batch_size only, never on the number of
     # workers, so that any worker count gives the same bytes.
     tasks = [(start, min(num, start + batch_size))
              for start in range(0, num, batch_size)]
-    _RUN.update(renderer=renderer, out_dir=out_dir, split=split, seed=seed)
+    _RUN.update(renderer=renderer, out_dir=out_dir, split=split, seed=seed,
+                wild=wild)
     pool = _pool(workers, len(tasks))
     try:
         results = pool.imap(_render_batch, tasks) if pool else map(
@@ -287,6 +385,8 @@ def _generate_split(renderer: _Renderer, out_dir: str, split: str, num: int,
             for labels in results:  # in task order
                 for k in keys:
                     acc[k].append(labels[k])
+                if with_wild:
+                    is_wild.append(labels['wild'])
                 bar.update(len(labels['bbox_xywh']))
         if pool is not None:
             pool.close()
@@ -295,28 +395,83 @@ def _generate_split(renderer: _Renderer, out_dir: str, split: str, num: int,
         if pool is not None:
             pool.terminate()  # no-op after join; stops workers on errors
         _RUN.clear()
-    image_paths = [f'images/{split}/{i:06d}.jpg' for i in range(num)]
     arr = {k: np.concatenate(v).astype(np.float32) for k, v in acc.items()}
-    ann_file = osp.join(out_dir, f'synthetic_{split}.npz')
-    save_human_data(ann_file, dict(
-        image_path=np.array(image_paths),
-        bbox_xywh=arr['bbox_xywh'],
-        keypoints2d=arr['keypoints2d'],
+    wild_mask = np.concatenate(is_wild) if with_wild else np.zeros(num, bool)
+    # Wild settings in `misc` only when used: without them the files are
+    # those of a generator without the feature.
+    misc = dict(focal_length=focal, principal_point=(size / 2.0 - 0.5,
+                                                     size / 2.0 - 0.5),
+                image_size=size, seed=seed,
+                generator_version=GENERATOR_VERSION)
+    if with_wild:
+        misc.update(wild)
+    files = {split: osp.join(out_dir, f'synthetic_{split}.npz')}
+    _save_split(files[split], split, np.flatnonzero(~wild_mask), arr, misc)
+    if with_wild:
+        files['train_wild'] = osp.join(out_dir, WILD_FILE)
+        _save_split(files['train_wild'], split, np.flatnonzero(wild_mask),
+                    arr, dict(misc, subset='wild'), wild=True)
+    return files
+
+
+def _save_split(ann_file: str, split: str, index: np.ndarray,
+                arr: Dict[str, np.ndarray], misc: dict,
+                wild: bool = False) -> None:
+    """Write the samples ``index`` of a split as one HumanData file.
+
+    Studio samples: exact SMPL and 3D joints. Wild ones (``wild=True``): the
+    perturbed SMPL (``pseudo_*``, ``transl`` kept), no ``keypoints3d`` key.
+    Both: exact 2D keypoints, boxes, neutral gender.
+    """
+    prefix = 'pseudo_' if wild else ''
+    data = dict(
+        image_path=np.array([f'images/{split}/{i:06d}.jpg' for i in index]),
+        bbox_xywh=arr['bbox_xywh'][index],
+        keypoints2d=arr['keypoints2d'][index],
         keypoints2d_mask=np.ones(NUM_JOINTS, np.uint8),
-        keypoints2d_convention='smpl_49',
-        keypoints3d=arr['keypoints3d'],
-        keypoints3d_mask=np.ones(NUM_JOINTS - NUM_OPENPOSE_JOINTS, np.uint8),
-        keypoints3d_convention='smpl_24',
-        smpl=dict(global_orient=arr['global_orient'],
-                  body_pose=arr['body_pose'].reshape(-1, 23, 3),
-                  betas=arr['betas'], transl=arr['transl']),
-        meta=dict(gender=np.array(['neutral'] * num)),
+        keypoints2d_convention='smpl_49')
+    if not wild:
+        data.update(
+            keypoints3d=arr['keypoints3d'][index],
+            keypoints3d_mask=np.ones(NUM_JOINTS - NUM_OPENPOSE_JOINTS,
+                                     np.uint8),
+            keypoints3d_convention='smpl_24')
+    data.update(
+        smpl=dict(global_orient=arr[prefix + 'global_orient'][index],
+                  body_pose=arr[prefix + 'body_pose'][index].reshape(-1, 23,
+                                                                     3),
+                  betas=arr[prefix + 'betas'][index],
+                  transl=arr['transl'][index]),
+        meta=dict(gender=np.array(['neutral'] * len(index))),
         config='synthetic',
-        misc=dict(focal_length=focal, principal_point=(size / 2.0 - 0.5,
-                                                       size / 2.0 - 0.5),
-                  image_size=size, seed=seed,
-                  generator_version=GENERATOR_VERSION)))
-    return ann_file
+        misc=misc)
+    save_human_data(ann_file, data)
+
+
+def _check_wild_args(wild_fraction: float, pseudo_orient_noise: float,
+                     pseudo_pose_noise: float,
+                     pseudo_betas_noise: float) -> Dict[str, float]:
+    """The wild settings as floats, or a ValueError naming the bad one."""
+    wild = dict(wild_fraction=wild_fraction,
+                pseudo_orient_noise=pseudo_orient_noise,
+                pseudo_pose_noise=pseudo_pose_noise,
+                pseudo_betas_noise=pseudo_betas_noise)
+    for name, value in wild.items():
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f'generate_synthetic_dataset: {name} must be a '
+                             f'number, found {value!r}') from None
+        if name == 'wild_fraction':
+            if not 0.0 <= value <= 1.0:  # also refuses NaN
+                raise ValueError(f'generate_synthetic_dataset: need 0 <= '
+                                 f'wild_fraction <= 1, found {value!r}')
+        elif not (value >= 0.0 and np.isfinite(value)):
+            raise ValueError(f'generate_synthetic_dataset: need a finite '
+                             f'{name} >= 0 (radians for the rotations), '
+                             f'found {value!r}')
+        wild[name] = value
+    return wild
 
 
 def generate_synthetic_dataset(out_dir: str = 'data/synthetic',
@@ -328,7 +483,11 @@ def generate_synthetic_dataset(out_dir: str = 'data/synthetic',
                                'data/body_models_synthetic',
                                focal_ratio: float = 1.75,
                                batch_size: int = 32,
-                               workers: Optional[int] = None
+                               workers: Optional[int] = None,
+                               wild_fraction: float = 0.0,
+                               pseudo_orient_noise: float = 0.1,
+                               pseudo_pose_noise: float = 0.15,
+                               pseudo_betas_noise: float = 0.5
                                ) -> Dict[str, str]:
     """Render the synthetic dataset; the same arguments give the same bytes.
 
@@ -350,10 +509,32 @@ def generate_synthetic_dataset(out_dir: str = 'data/synthetic',
             rounding of the batched body model may differ between sizes.
         workers (int, optional): Rendering processes. Defaults to the number
             of CPU cores this process may use. 1 renders in-process.
+        wild_fraction (float): Expected share of the *training* images
+            labelled in-the-wild (each is, independently, with this
+            probability; validation never is), in ``[0, 1]``. They go to
+            ``synthetic_train_wild.npz`` with pseudo labels (see the module
+            docstring) instead of ``synthetic_train.npz``. Defaults to 0: no
+            wild file (a stale one in ``out_dir`` is removed), and every
+            file as without the feature.
+        pseudo_orient_noise (float): Std (radians) of each axis-angle
+            component of a random rotation composed onto a wild sample's
+            global orientation, as matrices: ``R = R_noise @ R_exact``.
+            Defaults to 0.1.
+        pseudo_pose_noise (float): The same for each of the 23 body joints
+            (``R_j = R_noise_j @ R_exact_j``, not a sum of axis-angle
+            vectors). Defaults to 0.15.
+        pseudo_betas_noise (float): Std of a Gaussian offset added to each of
+            the 10 betas of a wild sample (not clipped). Defaults to 0.5.
 
     Returns:
-        dict: ``train`` / ``val`` -> path of the ``.npz``.
+        dict: ``train`` / ``val`` -> path of the ``.npz``, plus
+        ``train_wild`` -> the wild file when ``wild_fraction > 0``.
+
+    Raises:
+        ValueError: an argument is out of range (named with its value).
     """
+    wild = _check_wild_args(wild_fraction, pseudo_orient_noise,
+                            pseudo_pose_noise, pseudo_betas_noise)
     if workers is None:
         workers = _available_cpus()
     if num_train < 0 or num_val < 0 or image_size < 16:
@@ -364,6 +545,9 @@ def generate_synthetic_dataset(out_dir: str = 'data/synthetic',
     manifest_path = osp.join(out_dir, 'manifest.json')
     if osp.exists(manifest_path):
         os.remove(manifest_path)  # an interrupted run must not look done
+    wild_path = osp.join(out_dir, WILD_FILE)
+    if osp.exists(wild_path):
+        os.remove(wild_path)  # never mix the files of two runs
     if batch_size < 1 or workers < 1:
         raise ValueError(f'generate_synthetic_dataset: need batch_size >= 1 '
                          f'and workers >= 1, found {batch_size}, {workers}')
@@ -379,14 +563,14 @@ def generate_synthetic_dataset(out_dir: str = 'data/synthetic',
         renderer = _Renderer(body_model_root, image_size, focal)
         files = {}
         for split, num in zip(SPLITS, (num_train, num_val)):
-            files[split] = _generate_split(renderer, out_dir, split, num,
-                                           seed, batch_size, workers)
+            files.update(_generate_split(renderer, out_dir, split, num,
+                                         seed, batch_size, workers, wild))
     finally:
         torch.set_num_threads(num_threads)
         cv2.setNumThreads(cv2_threads)
     with open(manifest_path, 'w') as f:
         json.dump(_manifest(num_train, num_val, image_size, seed,
-                            focal_ratio), f, indent=1)
+                            focal_ratio, wild), f, indent=1)
     return files
 
 
@@ -398,11 +582,17 @@ def _available_cpus() -> int:
 
 
 def _manifest(num_train: int, num_val: int, image_size: int, seed: int,
-              focal_ratio: float) -> dict:
-    return dict(num_train=int(num_train), num_val=int(num_val),
-                image_size=int(image_size), seed=int(seed),
-                focal_ratio=float(focal_ratio),
-                generator_version=GENERATOR_VERSION)
+              focal_ratio: float, wild: Dict[str, float]) -> dict:
+    """The arguments that change the output. The wild settings only when
+    ``wild_fraction > 0`` (otherwise they change nothing), so that a
+    directory generated without the feature stays valid."""
+    manifest = dict(num_train=int(num_train), num_val=int(num_val),
+                    image_size=int(image_size), seed=int(seed),
+                    focal_ratio=float(focal_ratio),
+                    generator_version=GENERATOR_VERSION)
+    if wild['wild_fraction'] > 0:
+        manifest.update(wild)
+    return manifest
 
 
 def ensure_synthetic_dataset(out_dir: str = 'data/synthetic',
@@ -414,19 +604,31 @@ def ensure_synthetic_dataset(out_dir: str = 'data/synthetic',
                              'data/body_models_synthetic',
                              focal_ratio: float = 1.75,
                              batch_size: int = 32,
-                             workers: Optional[int] = None) -> Dict[str, str]:
+                             workers: Optional[int] = None,
+                             wild_fraction: float = 0.0,
+                             pseudo_orient_noise: float = 0.1,
+                             pseudo_pose_noise: float = 0.15,
+                             pseudo_betas_noise: float = 0.5
+                             ) -> Dict[str, str]:
     """Generate the dataset unless ``out_dir`` already holds this exact one.
 
     ``manifest.json`` (written after everything else) records the arguments
-    that change the output (not ``batch_size`` / ``workers``); a missing or
-    different manifest means (re)generation with
-    :func:`generate_synthetic_dataset`, which documents the arguments.
+    that change the output (not ``batch_size`` / ``workers``; the wild
+    settings when ``wild_fraction > 0``); a missing or different manifest
+    means (re)generation with :func:`generate_synthetic_dataset`, which
+    documents the arguments.
 
     Returns:
-        dict: ``train`` / ``val`` -> path of the ``.npz``.
+        dict: ``train`` / ``val`` -> path of the ``.npz``, plus
+        ``train_wild`` when ``wild_fraction > 0``.
     """
-    wanted = _manifest(num_train, num_val, image_size, seed, focal_ratio)
+    wild = _check_wild_args(wild_fraction, pseudo_orient_noise,
+                            pseudo_pose_noise, pseudo_betas_noise)
+    wanted = _manifest(num_train, num_val, image_size, seed, focal_ratio,
+                       wild)
     files = {s: osp.join(out_dir, f'synthetic_{s}.npz') for s in SPLITS}
+    if wild['wild_fraction'] > 0:
+        files['train_wild'] = osp.join(out_dir, WILD_FILE)
     manifest_path = osp.join(out_dir, 'manifest.json')
     found: Optional[dict] = None
     if osp.exists(manifest_path):
@@ -434,6 +636,6 @@ def ensure_synthetic_dataset(out_dir: str = 'data/synthetic',
             found = json.load(f)
     if found == wanted and all(osp.exists(p) for p in files.values()):
         return files
-    return generate_synthetic_dataset(out_dir, num_train, num_val, image_size,
-                                      seed, body_model_root, focal_ratio,
-                                      batch_size, workers)
+    return generate_synthetic_dataset(
+        out_dir, num_train, num_val, image_size, seed, body_model_root,
+        focal_ratio, batch_size, workers, **wild)

@@ -1,5 +1,6 @@
 """ImpHMR: backbone -> view-aware neck -> SMPL regressor (+ silhouette)."""
 import copy
+import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -36,6 +37,10 @@ DEFAULT_TEST_CFG = dict(
     esv_angles=None,  # e.g. 360: ESV (supp. sec. 6.3) over 360 azimuths
     esv_max_samples=None,  # only samples with metainfo sample_idx < this
     view_chunk=60,  # azimuths per neck pass in predict_views (memory bound)
+    # Unseen-view evaluation (UnseenViewMetric): predictions at these
+    # azimuths, DEGREES in (0, 360), e.g. (90, 180, 270); None = off.
+    nv_angles=None,
+    nv_max_samples=None,  # only samples with metainfo sample_idx < this
 )
 
 
@@ -91,6 +96,7 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
             if unknown:
                 raise KeyError(f'ImpHMR {name}: unknown keys {sorted(unknown)}'
                                f', expected some of {sorted(known)}')
+        self._check_nv_angles(self.test_cfg['nv_angles'])
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
         self.head = MODELS.build(head)
@@ -124,6 +130,24 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
                 raise ValueError(
                     f'ImpHMR: head.{attr}={a} but silhouette_head.{attr}={b}:'
                     ' the silhouette targets must use the regression camera')
+
+    @staticmethod
+    def _check_nv_angles(angles) -> None:
+        """``test_cfg.nv_angles``: None or distinct degrees in (0, 360)."""
+        if angles is None:
+            return
+        if isinstance(angles, (str, bytes)) or not hasattr(angles,
+                                                           '__len__'):
+            raise ValueError(f'ImpHMR test_cfg.nv_angles must be None or a '
+                             f'sequence of azimuths in degrees, e.g. (90, '
+                             f'180, 270); found {angles!r}')
+        values = [float(a) for a in angles]
+        if not values or any(not 0 < a < 360 for a in values) or \
+                len(set(values)) != len(values):
+            raise ValueError(
+                f'ImpHMR test_cfg.nv_angles must be distinct degrees in '
+                f'(0, 360) (phi = 0 is the seen view, evaluated by the '
+                f'canonical prediction); found {list(angles)}')
 
     @property
     def view_aware(self) -> bool:
@@ -231,6 +255,9 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         With ``test_cfg.esv_angles`` set it also writes
         ``pred_betas_views`` Tensor[A, 10] (betas at ``A`` evenly spaced
         azimuths) for the samples with ``sample_idx < esv_max_samples``.
+        With ``test_cfg.nv_angles`` set (degrees) it writes the unseen-view
+        predictions of :meth:`_predict_unseen_views` for the samples with
+        ``sample_idx < nv_max_samples`` (``UnseenViewMetric``).
         Predictions are detached CPU tensors (the metrics compare them with
         CPU meshes); a sample without ``gender`` metainfo gets
         ``'neutral'`` (the metric picks the GT body model by it).
@@ -258,7 +285,7 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
                 sample.set_metainfo(dict(gender='neutral'))
         num_angles = self.test_cfg['esv_angles']
         if num_angles:
-            idx = self._esv_subset(data_samples)
+            idx = self._subset(data_samples, 'esv_max_samples')
             if idx:
                 angles = [2 * torch.pi * a / num_angles
                           for a in range(num_angles)]
@@ -267,16 +294,74 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
                 for j, i in enumerate(idx):
                     data_samples[i].pred_betas_views = \
                         betas['betas'][j].detach().cpu()
+        if self.test_cfg['nv_angles']:
+            idx = self._subset(data_samples, 'nv_max_samples')
+            if idx:
+                self._predict_unseen_views(feats, data_samples, idx)
         return data_samples
 
-    def _esv_subset(self, data_samples: list) -> List[int]:
-        limit = self.test_cfg['esv_max_samples']
+    @torch.no_grad()
+    def _predict_unseen_views(self, feats: Tensor, data_samples: list,
+                              idx: List[int]) -> None:
+        """Write the ``test_cfg.nv_angles`` views of ``data_samples[idx]``.
+
+        ``pred_view_angles`` Tensor[K] (degrees), ``pred_view_rotmat``
+        Tensor[K, 24, 3, 3], ``pred_view_betas`` Tensor[K, 10]; with a
+        silhouette head also ``pred_view_silhouette`` (bool Tensor[K, H, W],
+        ``sigmoid(logit) > 0.5``) and, for the samples with GT SMPL
+        (``has_smpl``), the GT silhouettes of the same views
+        ``gt_view_silhouette`` (bool Tensor[K, H, W], the silhouette head's
+        own targets) and ``gt_view_silhouette_valid`` Tensor[K] (1: the GT
+        camera fit is usable). Reuses the backbone map ``feats``.
+        """
+        degrees = [float(a) for a in self.test_cfg['nv_angles']]
+        num = len(degrees)
+        keys = ['pred_rotmat', 'pred_betas']
+        if self.silhouette_head is not None:
+            keys.append('silhouette_logits')
+        views = self._views_from_feats(
+            feats[idx], [math.radians(a) for a in degrees], keys)
+        views = {k: v.detach().cpu() for k, v in views.items()}
+        angles = torch.tensor(degrees, dtype=torch.float32)
+        for j, i in enumerate(idx):
+            sample = data_samples[i]
+            sample.pred_view_angles = angles.clone()
+            sample.pred_view_rotmat = views['rotmat'][j]
+            sample.pred_view_betas = views['betas'][j]
+            if 'silhouette_logits' in views:
+                sample.pred_view_silhouette = \
+                    views['silhouette_logits'][j].sigmoid() > 0.5
+        if self.silhouette_head is None:
+            return
+        targets = stack_targets([data_samples[i] for i in idx], feats.device)
+        with_smpl = torch.nonzero(targets['has_smpl'] > 0)[:, 0]
+        if with_smpl.numel() == 0:
+            return
+        # Rows n*K + k: sample with_smpl[n] at view k.
+        gt = {k: targets[k][with_smpl].repeat_interleave(num, dim=0)
+              for k in ('rotmat', 'betas', 'keypoints2d')}
+        phi = torch.deg2rad(angles.to(feats.device)).repeat(
+            with_smpl.numel())
+        silh, ok = self.silhouette_head.make_targets(self.head.body_model,
+                                                     gt, phi)
+        silh = rearrange(silh.detach().cpu() > 0.5, '(n k) h w -> n k h w',
+                         k=num)
+        ok = rearrange(ok.detach().cpu(), '(n k) -> n k', k=num)
+        for n, j in enumerate(with_smpl.tolist()):
+            sample = data_samples[idx[j]]
+            sample.gt_view_silhouette = silh[n]
+            sample.gt_view_silhouette_valid = ok[n]
+
+    def _subset(self, data_samples: list, key: str) -> List[int]:
+        """Samples with metainfo ``sample_idx < test_cfg[key]`` (all when
+        it is None)."""
+        limit = self.test_cfg[key]
         if limit is None:
             return list(range(len(data_samples)))
         idx = []
         for i, sample in enumerate(data_samples):
             if 'sample_idx' not in sample:
-                raise KeyError('ImpHMR test_cfg.esv_max_samples needs '
+                raise KeyError(f'ImpHMR test_cfg.{key} needs '
                                'metainfo "sample_idx" in every data sample; '
                                f'sample {i} has {sorted(sample.metainfo)}')
             if sample.sample_idx < limit:

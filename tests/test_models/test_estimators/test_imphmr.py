@@ -209,6 +209,73 @@ def test_predict_fields_esv_and_views(build_model, batch):
     assert tuple(tensor['silhouette_logits'].shape) == (2, 128, 128)
 
 
+def test_predict_unseen_views_and_metric(build_model, batch,
+                                        body_model_root):
+    from mmhuman_imphmr.evaluation import UnseenViewMetric
+    angles = (90., 180., 270.)
+    model = build_model(FULL, {'test_cfg.nv_angles': angles,
+                               'test_cfg.view_chunk': 2})
+    inputs, samples = batch(['gt3d', '2d_only'])
+    model = _calibrated_eval(model, inputs)
+    with torch.no_grad():
+        out = model.predict(inputs, samples)
+        views = model.predict_views(inputs, [math.radians(a) for a in angles])
+        tensor = model(inputs, None, mode='tensor')
+    shapes = dict(pred_view_angles=(3, ), pred_view_rotmat=(3, 24, 3, 3),
+                  pred_view_betas=(3, 10), pred_view_silhouette=(3, 128, 128))
+    gt_shapes = dict(gt_view_silhouette=(3, 128, 128),
+                     gt_view_silhouette_valid=(3, ))
+    for i, sample in enumerate(out):
+        for key, shape in shapes.items():
+            value = sample.get(key)
+            assert tuple(value.shape) == shape, key
+            assert value.device.type == 'cpu' and not value.requires_grad
+        assert sample.pred_view_angles.tolist() == list(angles)
+        assert sample.pred_view_silhouette.dtype == torch.bool
+        # The same views as predict_views (one backbone pass, chunked 2 + 1).
+        assert torch.allclose(sample.pred_view_rotmat, views['rotmat'][i],
+                              atol=1e-5)
+        assert torch.allclose(sample.pred_view_betas, views['betas'][i],
+                              atol=1e-5)
+        assert torch.equal(sample.pred_view_silhouette,
+                           views['silhouette_logits'][i].sigmoid() > 0.5)
+        # The canonical outputs are unchanged.
+        assert torch.allclose(sample.pred_betas, tensor['pred_betas'][i],
+                              atol=1e-5)
+    # GT silhouettes only where there is GT SMPL (the 2d_only sample has
+    # none); the synthetic camera fits, so the target is valid and not empty.
+    for key, shape in gt_shapes.items():
+        assert tuple(out[0].get(key).shape) == shape, key
+        assert key not in out[1]
+    assert out[0].gt_view_silhouette.dtype == torch.bool
+    assert out[0].gt_view_silhouette_valid.tolist() == [1., 1., 1.]
+    assert out[0].gt_view_silhouette.flatten(1).any(1).all()
+    # The metric end to end: the 2d_only sample is skipped (no GT SMPL).
+    metric = UnseenViewMetric(
+        body_model=dict(type='SMPL', model_path=body_model_root))
+    metric.process({}, [s.to_dict() for s in out])
+    result = metric.compute_metrics(metric.results)
+    expected = {f'{k}_{a}' for k in ('nv_mpjpe', 'orient_err', 'nv_iou')
+                for a in (90, 180, 270)}
+    expected |= {'nv_mpjpe', 'orient_err', 'nv_iou', 'orient_err_0'}
+    assert set(result) == expected
+    assert all(math.isfinite(v) for v in result.values())
+    assert 0 <= result['nv_iou'] <= 1
+    # nv_max_samples: only sample_idx 0 gets the views.
+    model.test_cfg['nv_max_samples'] = 1
+    _, samples = batch(['gt3d', 'gt3d'])
+    with torch.no_grad():
+        out = model.predict(inputs, samples)
+    assert 'pred_view_rotmat' in out[0] and 'pred_view_rotmat' not in out[1]
+    assert 'gt_view_silhouette' not in out[1]
+
+
+@pytest.mark.parametrize('angles', [90, (0., 90.), (90., 360.), (90., 90.)])
+def test_nv_angles_are_checked(build_model, angles):
+    with pytest.raises(ValueError, match='nv_angles'):
+        build_model(FULL, {'test_cfg.nv_angles': angles})
+
+
 def test_bad_config_keys_are_refused(build_model):
     with pytest.raises(KeyError, match='unknown keys'):
         build_model(FULL, {'train_cfg.imagination': True})
