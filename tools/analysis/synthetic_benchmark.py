@@ -68,6 +68,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='iterations of the shared HMR pre-training '
                    '(pretrain_hmr.py; default: the base config\'s '
                    'pretrain_steps; 0: every config from scratch)')
+    p.add_argument('--pretrain-config', default='pretrain_hmr',
+                   help='config of the shared pre-training (name in '
+                   'configs/synthetic_benchmark/ or a .py path)')
     p.add_argument('--work-dir', default='work_dirs/synthetic_benchmark')
     p.add_argument('--out', default='docs/results/synthetic_benchmark.json',
                    help='summary JSON; the markdown table and the plot are '
@@ -321,7 +324,8 @@ def write_outputs(summary: dict, args, steps: int, reference: dict,
                   pretrain_steps: int, pre_result: Optional[dict]) -> None:
     from mmhuman_imphmr.engine.atomic_io import atomic_write_text
     pre = None if pre_result is None else dict(
-        config='pretrain_hmr', steps=pretrain_steps, seed=0,
+        config=config_name(args.pretrain_config), steps=pretrain_steps,
+        seed=0,
         metrics=pre_result['metrics'],
         train_seconds=pre_result['train_seconds'])
     data = dict(configs=summary, steps=steps, seeds=args.seeds,
@@ -421,17 +425,18 @@ def pretrain(args, pretrain_steps: int) -> tuple:
     of its exported backbone / head weights (None without pre-training)."""
     if pretrain_steps == 0:
         return None, None
-    run_dir = osp.join(args.work_dir, f'pretrain_{pretrain_steps}',
-                       'pretrain_hmr', 'seed_0')
+    name = config_name(config_path(args.pretrain_config))
+    run_dir = osp.join(args.work_dir, f'pretrain_{pretrain_steps}', name,
+                       'seed_0')
     export = osp.abspath(osp.join(run_dir, 'backbone_head.pth'))
     result = read_result(run_dir)
     if result is not None:
         _check_options(result, args, run_dir)
     if result is None or not osp.exists(export):
-        result = launch('pretrain_hmr', 0, run_dir, pretrain_steps,
+        result = launch(args.pretrain_config, 0, run_dir, pretrain_steps,
                         args.cfg_options, export=export)
     else:
-        print(f'[synthetic_benchmark] pretrain_hmr: done before, skipped '
+        print(f'[synthetic_benchmark] {name}: done before, skipped '
               f'({run_dir})', flush=True)
     return result, export
 
@@ -459,7 +464,7 @@ def main(argv=None) -> None:
           flush=True)
     pre_result, init = pretrain(args, pretrain_steps)
     if pre_result is not None:
-        print(f'[synthetic_benchmark] pretrain_hmr ({pretrain_steps} steps): '
+        print(f'[synthetic_benchmark] pre-training ({pretrain_steps} steps): '
               f'{pre_result["metrics"]}', flush=True)
     results: Dict[str, List[dict]] = {n: [] for n in names}
     for name in names:
