@@ -85,6 +85,9 @@ def test_mixed_synthetic_batch_trains_reg_imag_and_cons(
     assert field is not None and field.abs().sum() > 0
 
 
+# Three child runs (pre-training + 2 configs), then a second call: ~2 min on
+# an idle 2-core machine, several times that under load.
+@pytest.mark.timeout(1800)
 def test_tool_tiny_budget_writes_every_field_and_resumes(tmp_path,
                                                          body_model_root):
     data = str(tmp_path / 'data')
@@ -92,17 +95,17 @@ def test_tool_tiny_budget_writes_every_field_and_resumes(tmp_path,
                for n in ('pretrain_hmr', 'reg', 'reg_imag_cons')]
     out = str(tmp_path / 'results' / 'bench.json')
     cmd = [sys.executable, TOOL, '--configs', configs[1], configs[2],
-           '--pretrain-config', configs[0], '--seeds', '0', '--steps', '2',
-           '--pretrain-steps', '2', '--work-dir', str(tmp_path / 'work'),
+           '--pretrain-config', configs[0], '--seeds', '0', '--steps', '1',
+           '--pretrain-steps', '1', '--work-dir', str(tmp_path / 'work'),
            '--out', out]
     run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                          timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     with open(out) as f:
         result = json.load(f)
-    assert result['steps'] == 2 and result['seeds'] == [0]
+    assert result['steps'] == 1 and result['seeds'] == [0]
     assert result['commit'] and result['device']
-    assert result['pretrain']['steps'] == 2
+    assert result['pretrain']['steps'] == 1
     assert 'pa_mpjpe' in result['pretrain']['metrics']
     assert result['reference']['train_mean_pose']['pa_mpjpe'] > 0
     assert set(result['configs']) == {'reg', 'reg_imag_cons'}
