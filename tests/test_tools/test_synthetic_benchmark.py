@@ -116,6 +116,11 @@ def test_tool_tiny_budget_writes_every_field_and_resumes(tmp_path,
             assert isinstance(entry[key], float), (name, key)
         assert len(entry['per_seed']) == 1
         assert entry['per_seed'][0]['seed'] == 0
+    # Each run trained the config file it was given (not the stock config of
+    # the same name): the runner's config dump names the test's body model.
+    dump = osp.join(str(tmp_path), 'work', 'pretrain_1_steps_1', 'reg',
+                    'seed_0', 'reg.py')
+    assert body_model_root in open(dump).read()
     # Only the model with a silhouette head has an IoU.
     assert 'nv_iou' in result['configs']['reg_imag_cons']
     assert 'nv_iou' not in result['configs']['reg']

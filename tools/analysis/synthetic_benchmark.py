@@ -217,7 +217,7 @@ def launch(name: str, seed: int, run_dir: str, steps: int,
         cmd += ['--export', export]
     if options:
         cmd += ['--cfg-options', *options]
-    print(f'[synthetic_benchmark] {name} seed {seed}: training '
+    print(f'[synthetic_benchmark] {config_name(name)} seed {seed}: training '
           f'{steps} steps (log {log})', flush=True)
     with open(log, 'a') as f:
         code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT,
@@ -226,7 +226,8 @@ def launch(name: str, seed: int, run_dir: str, steps: int,
     if code != 0 or result is None:
         with open(log) as f:
             tail = f.read()[-3000:]
-        raise SystemExit(f'synthetic_benchmark: run {name} seed {seed} '
+        raise SystemExit(f'synthetic_benchmark: run {config_name(name)} '
+                         f'seed {seed} '
                          f'failed (exit {code}); its log is {log}. Rerun '
                          f'the same command to resume it. Last lines:\n'
                          f'{tail}')
@@ -433,7 +434,8 @@ def pretrain(args, pretrain_steps: int) -> tuple:
     if result is not None:
         _check_options(result, args, run_dir)
     if result is None or not osp.exists(export):
-        result = launch(args.pretrain_config, 0, run_dir, pretrain_steps,
+        result = launch(config_path(args.pretrain_config), 0, run_dir,
+                        pretrain_steps,
                         args.cfg_options, export=export)
     else:
         print(f'[synthetic_benchmark] {name}: done before, skipped '
@@ -456,10 +458,12 @@ def main(argv=None) -> None:
         run_single(path, int(seed), run_dir, steps, args.cfg_options,
                    args.init_checkpoint, args.export)
         return
-    names = [config_name(config_path(n)) for n in args.configs]
+    paths = [config_path(n) for n in args.configs]
+    names = [config_name(p) for p in paths]
+    path_of = dict(zip(names, paths))
     if len(set(names)) != len(names):
         raise SystemExit(f'synthetic_benchmark: duplicate configs {names}')
-    reference = data_mean_reference(config_path(args.configs[0]))
+    reference = data_mean_reference(paths[0])
     print(f'[synthetic_benchmark] image-blind references: {reference}',
           flush=True)
     pre_result, init = pretrain(args, pretrain_steps)
@@ -477,8 +481,8 @@ def main(argv=None) -> None:
                 print(f'[synthetic_benchmark] {name} seed {seed}: done '
                       f'before, skipped ({run_dir})', flush=True)
             else:
-                result = launch(name, seed, run_dir, steps, args.cfg_options,
-                                init_checkpoint=init)
+                result = launch(path_of[name], seed, run_dir, steps,
+                                args.cfg_options, init_checkpoint=init)
             results[name].append(result)
             done = {n: r for n, r in results.items() if r}
             write_outputs(summarise(done), args, steps, reference,
