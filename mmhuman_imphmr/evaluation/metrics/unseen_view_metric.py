@@ -15,17 +15,11 @@ from ..functional import (GENDERS, align_by_joint, gender_name, mask_iou,
                           mpjpe, rotation_angle_deg, view_target_joints,
                           view_target_orient)
 
+from .mesh_metric import _sample_name  # one naming of samples in errors
+
 _VIEW_KEYS = ('pred_view_angles', 'pred_view_rotmat', 'pred_view_betas')
 _GT_KEYS = (('gt_global_orient', (3, )), ('gt_body_pose', (69, )),
             ('gt_betas', (10, )))
-
-
-def _sample_name(sample: dict, index: int) -> str:
-    name = f'#{index} of the batch'
-    for key in ('sample_idx', 'img_path'):
-        if sample.get(key) is not None:
-            name += f', {key}={sample.get(key)!r}'
-    return name
 
 
 def _tensor(sample: dict, key: str, shape: tuple, name: str,
