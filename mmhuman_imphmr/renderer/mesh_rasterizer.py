@@ -42,6 +42,8 @@ from torch import Tensor, nn
 from mmhuman_imphmr.registry import MODELS
 from mmhuman_imphmr.utils.constants import CROP_SIZE, FOCAL_LENGTH
 
+from .shading import AmbientType, LightType, shade_fragments
+
 # Barycentric slack of the inside test: closes float-rounding pin-holes on
 # edges shared by two triangles (a pixel may then count for both; harmless).
 EDGE_TOLERANCE = 1e-6
@@ -181,13 +183,13 @@ class MeshRasterizer(nn.Module):
                faces: Tensor,
                vertex_colors: Tensor,
                background: Optional[Union[Tensor, Sequence[float]]] = None,
-               light_direction: Sequence[float] = (0.0, 0.0, 1.0),
-               ambient: float = 0.4,
+               light_direction: LightType = (0.0, 0.0, 1.0),
+               ambient: AmbientType = 0.4,
                shading: str = 'smooth') -> Dict[str, Tensor]:
         """Shaded colour images composited over a background.
 
-        See :func:`shade_fragments` (this module) for the
-        lighting model (Lambertian, normals turned toward the camera).
+        See :func:`~mmhuman_imphmr.renderer.shading.shade_fragments` for
+        the lighting model (Lambertian, normals turned toward the camera).
 
         Args:
             vertices (Tensor[B, V, 3]): Camera-frame vertices.
@@ -195,11 +197,12 @@ class MeshRasterizer(nn.Module):
             vertex_colors (Tensor[V, 3] | Tensor[B, V, 3]): RGB in [0, 1].
             background (Tensor[B, H, W, 3] | Tensor[H, W, 3] | RGB, optional):
                 Defaults to black.
-            light_direction (tuple[float]): Direction the light travels, in
-                the camera frame. Defaults to (0, 0, 1): a headlight shining
-                forward from the camera.
-            ambient (float): Ambient share of the shading in [0, 1].
-                Defaults to 0.4.
+            light_direction (tuple[float] | Tensor[3] | Tensor[B, 3]):
+                Direction the light travels, in the camera frame, for the
+                batch or per image. Defaults to (0, 0, 1): a headlight
+                shining forward from the camera.
+            ambient (float | Tensor[B]): Ambient share of the shading in
+                [0, 1]. Defaults to 0.4.
             shading (str): 'smooth' (interpolated vertex normals, needs a
                 consistently wound mesh) or 'flat' (face normals, any
                 winding). Defaults to 'smooth'.
@@ -400,104 +403,3 @@ def _screen_barycentrics(uv: Tensor, xy: Tensor) -> Tuple[Tensor, Tensor]:
     w1 = (d[:, 0] * e2[:, 1] - d[:, 1] * e2[:, 0]) / area2
     w2 = (e1[:, 0] * d[:, 1] - e1[:, 1] * d[:, 0]) / area2
     return w1, w2
-
-
-def shade_fragments(fragments: Dict[str, Tensor],
-                    vertices: Tensor,
-                    faces: Tensor,
-                    vertex_colors: Tensor,
-                    background: Optional[Union[Tensor, Sequence[float]]] = None,
-                    light_direction: Sequence[float] = (0.0, 0.0, 1.0),
-                    ambient: float = 0.4,
-                    shading: str = 'smooth') -> Dict[str, Tensor]:
-    """Lambertian shading of rasterized fragments, over a background.
-
-    Colour = vertex colour (perspective-correct barycentric interpolation)
-    times ``ambient + (1 - ambient) * max(0, -n . l)``, with ``l`` the unit
-    direction the light travels and ``n`` the unit normal turned toward the
-    camera (``n . (-p) >= 0`` at the surface point ``p``), so the shading does
-    not depend on the winding ('flat') or only needs it consistent
-    ('smooth': area-weighted vertex normals, which cancel on inconsistently
-    wound meshes).
-
-    Args:
-        fragments (dict): Output of ``MeshRasterizer.rasterize``.
-        vertices (Tensor[B, V, 3]): Camera-frame vertices.
-        faces (Tensor[F, 3]): int64 vertex indices.
-        vertex_colors (Tensor[V, 3] | Tensor[B, V, 3]): RGB in [0, 1].
-        background (Tensor[B, H, W, 3] | Tensor[H, W, 3] | RGB, optional):
-            Defaults to black.
-        light_direction (tuple[float]): Direction of travel of the light.
-        ambient (float): Ambient share in [0, 1].
-        shading (str): 'smooth' or 'flat'.
-
-    Returns:
-        dict: ``image`` Tensor[B, H, W, 3], ``mask`` Tensor[B, H, W] (0/1),
-        ``depth`` Tensor[B, H, W].
-    """
-    face_index, bary = fragments['face_index'], fragments['bary']
-    batch, height, width = face_index.shape
-    num_verts = vertices.shape[1]
-    dtype, device = vertices.dtype, vertices.device
-    if shading not in ('smooth', 'flat'):
-        raise ValueError(f"shading must be 'smooth' or 'flat', found {shading!r}")
-    if not 0.0 <= ambient <= 1.0:
-        raise ValueError(f'ambient must be in [0, 1], found {ambient}')
-    colors = torch.as_tensor(vertex_colors, dtype=dtype, device=device)
-    if colors.dim() == 2:
-        colors = colors.unsqueeze(0).expand(batch, -1, -1)
-    if tuple(colors.shape) != (batch, num_verts, 3):
-        raise ValueError(f'vertex_colors must be Tensor[V, 3] or Tensor[B, V, '
-                         f'3] with B={batch}, V={num_verts}, found '
-                         f'{tuple(torch.as_tensor(vertex_colors).shape)}')
-    image = _background(background, batch, height, width, dtype, device)
-
-    b_idx, rows, cols = (face_index >= 0).nonzero(as_tuple=True)
-    if b_idx.numel() > 0:
-        face = face_index[b_idx, rows, cols]
-        w = bary[b_idx, rows, cols].unsqueeze(-1)  # (P, 3, 1)
-        vid = faces[face]  # (P, 3)
-        corners = vertices[b_idx.unsqueeze(1), vid]  # (P, 3, 3)
-        rgb = (colors[b_idx.unsqueeze(1), vid] * w).sum(1)
-        point = (corners * w).sum(1)
-        if shading == 'flat':
-            normal = torch.cross(corners[:, 1] - corners[:, 0],
-                                 corners[:, 2] - corners[:, 0], dim=-1)
-        else:
-            tri = vertices.index_select(1, faces.reshape(-1)).view(
-                batch, -1, 3, 3)  # (B, F, 3, 3)
-            face_n = torch.cross(tri[:, :, 1] - tri[:, :, 0],
-                                 tri[:, :, 2] - tri[:, :, 0], dim=-1)
-            # Area-weighted sum of the normals of the faces at each vertex.
-            vert_n = torch.zeros_like(vertices)
-            vert_n.index_add_(1, faces.t().reshape(-1), face_n.repeat(1, 3, 1))
-            vert_n = torch.nn.functional.normalize(vert_n, dim=-1)
-            normal = (vert_n[b_idx.unsqueeze(1), vid] * w).sum(1)
-        normal = torch.nn.functional.normalize(normal, dim=-1)
-        facing = (normal * point).sum(-1, keepdim=True) > 0  # away from camera
-        normal = torch.where(facing, -normal, normal)
-        light = torch.nn.functional.normalize(
-            torch.as_tensor(light_direction, dtype=dtype, device=device), dim=0)
-        diffuse = (-(normal * light).sum(-1, keepdim=True)).clamp(min=0.0)
-        rgb = rgb * (ambient + (1.0 - ambient) * diffuse)
-        image[b_idx, rows, cols] = rgb.clamp(0.0, 1.0)
-    return dict(image=image, mask=(face_index >= 0).to(dtype),
-                depth=fragments['depth'])
-
-
-def _background(background, batch: int, height: int, width: int,
-                dtype: torch.dtype, device: torch.device) -> Tensor:
-    """A fresh ``Tensor[B, H, W, 3]`` background (black by default)."""
-    if background is None:
-        return torch.zeros(batch, height, width, 3, dtype=dtype, device=device)
-    bg = torch.as_tensor(background, dtype=dtype, device=device)
-    if bg.dim() == 1 and bg.numel() == 3:
-        bg = bg.view(1, 1, 1, 3)
-    elif bg.dim() == 3:
-        bg = bg.unsqueeze(0)
-    if bg.dim() != 4 or bg.shape[-1] != 3 or bg.shape[1:3] != (height, width) \
-            and bg.shape[1:3] != (1, 1) or bg.shape[0] not in (1, batch):
-        raise ValueError(f'background must be an RGB triple, Tensor[H, W, 3] '
-                         f'or Tensor[B, H, W, 3] with B={batch}, H={height}, '
-                         f'W={width}, found {tuple(bg.shape)}')
-    return bg.expand(batch, height, width, 3).clone()

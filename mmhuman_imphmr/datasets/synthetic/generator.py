@@ -3,7 +3,9 @@
 Each image shows one body of the synthetic SMPL-format model
 (``body_models.synthetic``) in a random plausible pose (:mod:`.pose_sampler`),
 random shape and any azimuth, coloured per body part with Lambertian shading
-(:class:`~mmhuman_imphmr.renderer.MeshRasterizer`), over a random background,
+(:class:`~mmhuman_imphmr.renderer.MeshRasterizer`, shaded by
+:func:`~mmhuman_imphmr.renderer.shading.shade_fragments` with a light and an
+ambient share per image), over a random background,
 at a random scale and offset. The labels are written in the HumanData schema,
 so the files go through :class:`HumanImageDataset` and the same pipeline as
 real data. Layout under ``out_dir``::
@@ -45,6 +47,7 @@ import torch
 from tqdm import tqdm
 
 from mmhuman_imphmr.datasets.human_data_io import save_human_data
+from mmhuman_imphmr.renderer.shading import shade_fragments
 from mmhuman_imphmr.utils.constants import (NUM_BETAS, NUM_JOINTS,
                                             NUM_OPENPOSE_JOINTS)
 from mmhuman_imphmr.utils.geometry import (axis_angle_to_rotmat,
@@ -183,9 +186,12 @@ class _Renderer:
         fragments = self.rasterizer.rasterize(verts, self.faces)
         light = torch.from_numpy(np.stack([p['light'] for p in params]))
         ambient = torch.tensor([float(p['ambient']) for p in params])
-        image, mask = _shade(fragments, verts, self.faces, colors, background,
-                             light, ambient)
-        return dict(image=image.numpy(), mask=mask.numpy(),
+        # One light and ambient share per image (renderer/shading.py).
+        shaded = shade_fragments(fragments, verts, self.faces, colors,
+                                 background=background,
+                                 light_direction=light, ambient=ambient)
+        return dict(image=shaded['image'].numpy(),
+                    mask=shaded['mask'].numpy(),
                     vertices=verts.numpy(), joints=joints.numpy(),
                     transl=transl.numpy(), global_orient=orient)
 
@@ -203,64 +209,6 @@ class _Renderer:
         shift_px = offset * margin[:, None]
         xy = shift_px * depth[:, None] / self.focal - mid
         return torch.cat([xy, depth[:, None]], 1)
-
-
-def _shade(fragments: Dict[str, torch.Tensor], verts: torch.Tensor,
-           faces: torch.Tensor, colors: torch.Tensor, background: torch.Tensor,
-           light: torch.Tensor, ambient: torch.Tensor):
-    """Lambertian shading with one light per image, batched.
-
-    ``MeshRasterizer.render`` shades a batch with one light; the generator
-    wants a light per image, so it shades the rasterizer's fragments here:
-    colour = vertex colour x (ambient + (1 - ambient) max(0, -n . l)) with
-    smooth (area-weighted vertex) normals turned toward the camera.
-
-    Args:
-        fragments (dict): ``MeshRasterizer.rasterize`` output.
-        verts (Tensor[B, V, 3]), faces (Tensor[F, 3]), colors
-        (Tensor[B, V, 3]), background (Tensor[B, H, W, 3]), light
-        (Tensor[B, 3], direction of travel), ambient (Tensor[B]).
-
-    Returns:
-        tuple: ``image`` Tensor[B, H, W, 3] in [0, 1] and ``mask``
-        Tensor[B, H, W].
-    """
-    face_index, bary = fragments['face_index'], fragments['bary']
-    batch, height, width = face_index.shape
-    num_verts = verts.shape[1]
-    tri = verts.index_select(1, faces.reshape(-1)).view(batch, -1, 3, 3)
-    face_normal = torch.cross(tri[:, :, 1] - tri[:, :, 0],
-                              tri[:, :, 2] - tri[:, :, 0], dim=-1)
-    normals = torch.zeros_like(verts)
-    for k in range(3):
-        normals.index_add_(1, faces[:, k], face_normal)
-    light = torch.nn.functional.normalize(light.to(verts.dtype), dim=-1)
-    image = background.to(verts.dtype).clone()
-    # Gathers on flattened tensors with index_select (much faster on CPU
-    # than advanced indexing); same arithmetic as per-pixel indexing.
-    flat_index = face_index.view(-1)
-    pix = (flat_index >= 0).nonzero().squeeze(1)  # b * H * W + i * W + j
-    if pix.numel():
-        b = torch.div(pix, height * width, rounding_mode='floor')
-        vid = faces.index_select(0, flat_index.index_select(0, pix))  # (P, 3)
-        gid = (vid + (b * num_verts).unsqueeze(1)).view(-1)  # into B * V
-        w = bary.view(-1, 3).index_select(0, pix).unsqueeze(-1)  # (P, 3, 1)
-
-        def gather(t: torch.Tensor) -> torch.Tensor:  # (B, V, 3) -> (P, 3, 3)
-            return t.reshape(-1, 3).index_select(0, gid).view(-1, 3, 3)
-
-        normal = torch.nn.functional.normalize((gather(normals) * w).sum(1),
-                                               dim=-1)
-        point = (gather(verts) * w).sum(1)
-        facing = torch.where((normal * point).sum(-1, keepdim=True) > 0,
-                             -1.0, 1.0)
-        normal = normal * facing  # toward the camera
-        lambert = (-(normal * light.index_select(0, b)).sum(-1)).clamp(min=0)
-        amb = ambient.index_select(0, b)
-        shade = amb + (1 - amb) * lambert
-        rgb = ((gather(colors) * w).sum(1) * shade.unsqueeze(-1)).clamp(0, 1)
-        image.view(-1, 3).index_copy_(0, pix, rgb)
-    return image, (face_index >= 0).to(verts.dtype)
 
 
 def _labels(rendered: Dict[str, np.ndarray], size: int,
