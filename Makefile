@@ -10,10 +10,13 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 # Re-run when a requirements file or setup.py changes.
-$(STAMP): requirements/runtime.txt requirements/mminstall.txt requirements/mmpose.txt requirements/tests.txt setup.py
+# torch first, at the CPU build on this machine's disk (requirements/pinned.txt);
+# the same constraints then keep every later step from replacing it.
+$(STAMP): requirements/runtime.txt requirements/mminstall.txt requirements/mmpose.txt requirements/tests.txt requirements/pinned.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -r requirements/runtime.txt -r requirements/mminstall.txt -r requirements/tests.txt
+	$(PIP) install --quiet -c requirements/pinned.txt torch
+	$(PIP) install --quiet -c requirements/pinned.txt -r requirements/runtime.txt -r requirements/mminstall.txt -r requirements/tests.txt
 	$(PIP) install --quiet --no-deps -r requirements/mmpose.txt
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -c "import mmhuman_imphmr; print('mmhuman_imphmr', mmhuman_imphmr.__version__, 'installed')"

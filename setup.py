@@ -1,9 +1,15 @@
 """Install mmhuman_imphmr (an OpenMMLab-2.0 plugin).
 
-Dependencies are listed in ``requirements/``; ``make install`` installs them in
-the right order (mmpose without its broken requirements) and then this package
-in editable mode. ``pip install -e .`` alone installs only what PyPI can
-resolve cleanly: see the README.
+``install_requires`` (``requirements/runtime.txt``) names what the package
+needs without pinning a platform build: ``torch>=2.0`` keeps a GPU box's CUDA
+torch. mmcv is not a requirement because pip cannot say "mmcv or mmcv-lite":
+full mmcv 2.x (compiled) and mmcv-lite provide the same ``mmcv`` package, so
+the pure-Python build is the extra ``[lite]``; ``import mmhuman_imphmr`` says
+what to install when neither is there. mmpose is installed separately with
+``--no-deps`` (``requirements/mmpose.txt``: its own requirements pull chumpy,
+which does not build on Python 3.11). See the README's installation section;
+``make install`` adds the exact versions of the project's machines
+(``requirements/pinned.txt``).
 """
 import os.path as osp
 
@@ -36,9 +42,11 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'data')),
     python_requires='>=3.9',
-    install_requires=read_requirements('runtime.txt') +
-    read_requirements('mminstall.txt'),
-    extras_require={'tests': read_requirements('tests.txt')},
+    install_requires=read_requirements('runtime.txt'),
+    extras_require={
+        'lite': read_requirements('mminstall.txt'),
+        'tests': read_requirements('tests.txt'),
+    },
     license='Apache-2.0',
     zip_safe=False,
 )
