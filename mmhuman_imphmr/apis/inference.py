@@ -3,8 +3,10 @@
 ``init_model`` builds the estimator on a device, loads a checkpoint (or
 warns that the model is freshly initialised) and keeps the config's test
 pipeline; ``inference_mesh`` runs that pipeline on one image and the given
-boxes and returns, per person, the SMPL parameters, the camera in the crop
-and in the full image, and the mesh (mmpose ``apis/inference.py`` layout).
+boxes (``inference_mesh_batch`` on several images, e.g. video frames, in
+one forward pass) and returns, per person, the SMPL parameters, the camera
+in the crop and in the full image, and the mesh (mmpose
+``apis/inference.py`` layout).
 """
 import copy
 import os.path as osp
@@ -120,6 +122,16 @@ def _pipeline(model: torch.nn.Module, bbox_padding: Optional[float]):
     return Compose(cfg)
 
 
+def _read_image(image: Union[str, np.ndarray]):
+    if isinstance(image, str):
+        import cv2
+        img = cv2.imread(image, cv2.IMREAD_COLOR)
+        if img is None:
+            raise FileNotFoundError(f'cannot read image {image}')
+        return img, image
+    return np.asarray(image), None
+
+
 @torch.no_grad()
 def inference_mesh(model: torch.nn.Module,
                    image: Union[str, np.ndarray],
@@ -154,27 +166,76 @@ def inference_mesh(model: torch.nn.Module,
         [A, 3] and, with a silhouette head, ``view_silhouettes`` [A, h, w]
         (probabilities).
     """
-    if isinstance(image, str):
-        import cv2
-        img = cv2.imread(image, cv2.IMREAD_COLOR)
-        if img is None:
-            raise FileNotFoundError(f'cannot read image {image}')
-        img_path = image
-    else:
-        img, img_path = np.asarray(image), None
-    height, width = img.shape[:2]
-    if bboxes is None or len(bboxes) == 0:
-        bboxes = [[0.0, 0.0, float(width), float(height)]]
-    bboxes = np.asarray(bboxes, np.float32).reshape(-1, 4)
-    pipeline = _pipeline(model, bbox_padding)
-    data = []
-    for x, y, w, h in bboxes:
-        if w <= 0 or h <= 0:
-            raise ValueError(f'inference_mesh: box {[x, y, w, h]} has no area')
-        data.append(pipeline(dict(
-            img=img.copy(), img_path=img_path,
-            bbox=np.array([[x, y, x + w, y + h]], np.float32),
-            bbox_score=np.ones(1, np.float32))))
+    return inference_mesh_batch(model, [image], [bboxes], bbox_padding,
+                                views_deg)[0]
+
+
+@torch.no_grad()
+def inference_mesh_batch(
+        model: torch.nn.Module,
+        images: Sequence[Union[str, np.ndarray]],
+        bboxes: Sequence[Optional[Sequence[Sequence[float]]]],
+        bbox_padding: Union[None, float, Sequence[Optional[float]]] = None,
+        views_deg: Optional[Sequence[float]] = None,
+        batch_size: int = 32) -> List[List[Dict[str, np.ndarray]]]:
+    """:func:`inference_mesh` for several images (e.g. video frames) at
+    once: the boxes of all images go through the model together, in
+    batches of ``batch_size`` crops.
+
+    Args:
+        images (Sequence[str | ndarray[H, W, 3]]): Paths or BGR images.
+        bboxes (Sequence[Sequence[[x, y, w, h]] | None]): Boxes per image;
+            ``None`` or empty: the whole image.
+        bbox_padding (float | Sequence[float | None], optional): One
+            padding for all images or one per image (``None``: the
+            config's).
+        views_deg (Sequence[float], optional): As :func:`inference_mesh`.
+        batch_size (int): Crops per forward pass. Defaults to 32.
+
+    Returns:
+        list[list[dict]]: Per image, the people of :func:`inference_mesh`.
+    """
+    if len(bboxes) != len(images):
+        raise ValueError(f'inference_mesh_batch: {len(images)} images but '
+                         f'{len(bboxes)} box lists')
+    paddings = list(bbox_padding) if isinstance(
+        bbox_padding, (list, tuple)) else [bbox_padding] * len(images)
+    pipelines = {}
+    data, owner, boxes_of = [], [], []
+    for index, (image, boxes) in enumerate(zip(images, bboxes)):
+        img, img_path = _read_image(image)
+        height, width = img.shape[:2]
+        if boxes is None or len(boxes) == 0:
+            boxes = [[0.0, 0.0, float(width), float(height)]]
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        boxes_of.append(boxes)
+        if paddings[index] not in pipelines:
+            pipelines[paddings[index]] = _pipeline(model, paddings[index])
+        pipeline = pipelines[paddings[index]]
+        for x, y, w, h in boxes:
+            if not (w > 0 and h > 0):
+                raise ValueError(f'inference_mesh: box {[x, y, w, h]} has '
+                                 f'no area')
+            data.append(pipeline(dict(
+                img=img.copy(), img_path=img_path,
+                bbox=np.array([[x, y, x + w, y + h]], np.float32),
+                bbox_score=np.ones(1, np.float32))))
+            owner.append(index)
+    people = []
+    for start in range(0, len(data), batch_size):
+        people += _predict(model, data[start:start + batch_size], views_deg)
+    results: List[List[Dict[str, np.ndarray]]] = [[] for _ in images]
+    for person, index in zip(people, owner):
+        person['bbox_xywh'] = boxes_of[index][len(results[index])]
+        results[index].append(person)
+    return results
+
+
+def _predict(model: torch.nn.Module, data: List[dict],
+             views_deg: Optional[Sequence[float]]
+             ) -> List[Dict[str, np.ndarray]]:
+    """One forward pass over pipeline outputs; the per-person dicts
+    (without ``bbox_xywh``)."""
     batch = model.data_preprocessor(pseudo_collate(data), False)
     samples = model.predict(batch['inputs'], batch['data_samples'])
     views = None
@@ -194,7 +255,7 @@ def inference_mesh(model: torch.nn.Module,
         cam = sample.pred_cam.cpu()
         kp2d = sample.pred_keypoints2d.cpu().numpy()
         out = dict(
-            bbox_xywh=bboxes[i], bbox_center=center, bbox_scale=scale,
+            bbox_center=center, bbox_scale=scale,
             global_orient=aa[:3], body_pose=aa[3:], rotmat=rotmat.numpy(),
             betas=sample.pred_betas.cpu().numpy(), cam=cam.numpy(),
             translation=weak_perspective_to_translation(
