@@ -3,20 +3,33 @@
 The official SMPL ``.pkl`` files were written by Python 2 with ``chumpy``
 arrays (``chumpy.ch.Ch``), numpy arrays and a ``scipy.sparse.csc_matrix``.
 chumpy no longer installs on current Python, and a plain ``pickle.load`` runs
-whatever a file names. :class:`SMPLUnpickler` allow-lists exactly the globals
-such a file needs and turns every chumpy object into an inert
-:class:`ChumpyObject` that only remembers its pickled state; a ``Ch`` keeps its
-value under ``x`` (chumpy ``Ch.__getstate__`` returns its ``__dict__``).
+whatever a file names. :data:`SMPL_PICKLE_POLICY` (enforced by
+:mod:`mmhuman_imphmr.utils.safe_pickle`) allow-lists exactly the globals such a
+file needs and turns every chumpy object into an inert :class:`ChumpyObject`
+that only remembers its pickled state; a ``Ch`` keeps its value under ``x``
+(chumpy ``Ch.__getstate__`` returns its ``__dict__``). Every array must be
+finite, sparse matrices are fully validated, and sizes are bounded before
+allocation.
 
 The expected folder tree is :data:`BODY_MODEL_TREE`; every missing or malformed
 file raises a :class:`BodyModelFileError` that prints it.
 """
+import os
 import os.path as osp
 import pickle
+from types import MappingProxyType
 from typing import Any, Dict, Optional, Union
 
 import numpy as np
 import scipy.sparse
+
+from mmhuman_imphmr.utils.safe_pickle import (NUMPY_BUILDS, BrokenFileError,
+                                              Global, RefusedPickleError,
+                                              UnpicklePolicy,
+                                              UnreadablePickleError, load_npz,
+                                              numpy_globals, read_npy,
+                                              restricted_load, set_globals,
+                                              sparse_builds, sparse_globals)
 
 Array = Union[np.ndarray, scipy.sparse.spmatrix]
 
@@ -73,27 +86,62 @@ def _invalid(path: str, problem: str) -> InvalidBodyModelFileError:
 
 
 # ---------------------------------------------------------------------------
-# Restricted unpickling
+# Restricted unpickling (policy for utils.safe_pickle)
+
+# Limits checked before anything is allocated. The largest legitimate array
+# of an SMPL-family file is SMPL-X's posedirs (10475 x 3 x 486 = 15.3M).
+MAX_ARRAY_ELEMENTS = 1 << 24
+MAX_TOTAL_BYTES = 1 << 31
+MAX_CHUMPY_DEPTH = 64
 
 
 class ChumpyObject:
     """Inert stand-in for a pickled chumpy object; never runs chumpy code.
 
-    ``chumpy_name`` is the pickled class (``'chumpy.ch.Ch'``, ...), set on the
-    per-name subclasses :class:`SMPLUnpickler` creates.
+    Args:
+        chumpy_name (str): The pickled class (``'chumpy.ch.Ch'``, ...).
+        args (tuple): ``NEWOBJ`` arguments (kept, never used).
     """
-    chumpy_name = 'chumpy.ch.Ch'
 
-    def __new__(cls, *args, **kwargs):
-        obj = super().__new__(cls)
-        obj.args, obj.state = args, {}
-        return obj
-
-    def __setstate__(self, state: Any) -> None:
-        self.state = state if isinstance(state, dict) else {'state': state}
+    def __init__(self, chumpy_name: str = 'chumpy.ch.Ch', args: tuple = ()):
+        self.chumpy_name, self.args, self.state = chumpy_name, args, {}
 
     def __repr__(self) -> str:
         return f'<{self.chumpy_name} stand-in, keys {sorted(self.state)}>'
+
+
+class _ChumpyClass:
+    """What ``find_class`` returns for a chumpy class name (not a class: a
+    file cannot make the loader create classes)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f'<chumpy class {self.name} (stand-in)>'
+
+
+def _chumpy_new(u, token: '_ChumpyClass', args: tuple, kwargs: dict):
+    return ChumpyObject(token.name, args)
+
+
+def _chumpy_build(u, inst: ChumpyObject, state: Any) -> None:
+    if isinstance(state, tuple) and len(state) == 2 and \
+            isinstance(state[0], dict) and state[1] is None:
+        state = state[0]
+    inst.state = state if isinstance(state, dict) else {'state': state}
+
+
+def _chumpy_hook(module: str, name: str) -> Optional[Global]:
+    if module in _CHUMPY_MODULES and name.isidentifier():
+        return Global(_ChumpyClass(f'{module}.{name}'), new=_chumpy_new)
+    return None
+
+
+def _chumpy_children(obj: Any):
+    if isinstance(obj, ChumpyObject):
+        return [obj.state, obj.args]
+    return None
 
 
 # Derived chumpy ops that can be evaluated from their pickled state (term
@@ -104,38 +152,66 @@ def _select(s):
     return out.reshape(shape) if shape is not None else out
 
 
+def _broadcast(op):
+    def run(s):
+        shape = np.broadcast_shapes(np.shape(s['a']), np.shape(s['b']))
+        size = int(np.prod(shape, dtype=np.float64))
+        if size > MAX_ARRAY_ELEMENTS:
+            raise ValueError(f'{op.__name__} broadcasts {np.shape(s["a"])} '
+                             f'and {np.shape(s["b"])} to {shape} ({size} '
+                             f'elements, more than {MAX_ARRAY_ELEMENTS})')
+        return op(s['a'], s['b'])
+    return run
+
+
 _CHUMPY_OPS = {
     'Reshape': lambda s: np.reshape(s['a'], s['newshape']),
     'transpose': lambda s: np.transpose(s['a'], s.get('axes')),
     'Select': _select,
-    'add': lambda s: np.add(s['a'], s['b']),
-    'subtract': lambda s: np.subtract(s['a'], s['b']),
-    'multiply': lambda s: np.multiply(s['a'], s['b']),
+    'add': _broadcast(np.add),
+    'subtract': _broadcast(np.subtract),
+    'multiply': _broadcast(np.multiply),
     'negative': lambda s: np.negative(s['a']),
 }
 _CHUMPY_MODULES = ('chumpy', 'chumpy.ch', 'chumpy.ch_ops', 'chumpy.reordering',
                    'chumpy.linalg', 'chumpy.logic', 'chumpy.utils')
 
 
-def chumpy_to_array(obj: Any, where: str = '') -> Any:
+def chumpy_to_array(obj: Any, where: str = '', _depth: int = 0) -> Any:
     """Evaluate a chumpy stand-in (recursively) to a float64 ndarray.
 
-    Non-chumpy values are returned unchanged.
+    Non-chumpy values are returned unchanged. Graphs are at most
+    :data:`MAX_CHUMPY_DEPTH` deep (the loader refuses cycles), and an op
+    whose result would exceed :data:`MAX_ARRAY_ELEMENTS` is refused before
+    it is computed.
 
     Raises:
-        ValueError: for a derived chumpy op this loader cannot evaluate.
+        ValueError: for a derived chumpy op this loader cannot evaluate, a
+            too-deep graph or a too-large result.
     """
     if not isinstance(obj, ChumpyObject):
         return obj
+    if _depth > MAX_CHUMPY_DEPTH:
+        raise ValueError(f'{where}chumpy graph deeper than '
+                         f'{MAX_CHUMPY_DEPTH} levels')
     cls = obj.chumpy_name.rsplit('.', 1)[-1]
-    state = {k: chumpy_to_array(v, where) for k, v in obj.state.items()}
+    state = {k: chumpy_to_array(v, where, _depth + 1)
+             for k, v in obj.state.items()}
     if cls == 'Ch':
         if 'x' not in state:
             raise ValueError(f'{where}chumpy object {obj.chumpy_name} has no '
                              f'value "x" in its pickled state')
         return np.asarray(state['x'], dtype=np.float64)
     if cls in _CHUMPY_OPS:
-        return np.asarray(_CHUMPY_OPS[cls](state), dtype=np.float64)
+        try:
+            return np.asarray(_CHUMPY_OPS[cls](state), dtype=np.float64)
+        except ValueError as exc:
+            raise ValueError(f'{where}chumpy {obj.chumpy_name}: {exc}'
+                             ) from None
+        except (KeyError, TypeError, IndexError) as exc:
+            raise ValueError(f'{where}chumpy {obj.chumpy_name} cannot be '
+                             f'evaluated ({type(exc).__name__}: {exc})'
+                             ) from None
     raise ValueError(
         f'{where}holds a derived chumpy object {obj.chumpy_name} that cannot '
         f'be evaluated without chumpy (supported: Ch, '
@@ -143,90 +219,36 @@ def chumpy_to_array(obj: Any, where: str = '') -> Any:
         f'environment with chumpy with plain numpy arrays (.npz).')
 
 
-def _numpy_core(name: str):
-    # numpy >= 1.26 has ``numpy._core``; older ones only ``numpy.core``.
-    try:
-        import numpy._core.multiarray as multiarray
-    except ImportError:  # pragma: no cover - numpy < 1.26
-        import numpy.core.multiarray as multiarray
-    return getattr(multiarray, name)
+SMPL_PICKLE_POLICY = UnpicklePolicy(
+    what='SMPL model file',
+    globals=MappingProxyType({**numpy_globals(), **set_globals(),
+                              **sparse_globals()}),
+    builds=NUMPY_BUILDS + sparse_builds() + ((ChumpyObject, _chumpy_build), ),
+    find_hook=_chumpy_hook,
+    max_array_elements=MAX_ARRAY_ELEMENTS,
+    max_total_bytes=MAX_TOTAL_BYTES,
+    max_depth=MAX_CHUMPY_DEPTH,
+    allow_object_arrays=False)
 
 
-def _frombuffer(*args):
-    # numpy's protocol-5 array reconstructor; numpy 2 moved it to _core.
-    try:
-        from numpy._core.numeric import _frombuffer as impl
-    except ImportError:  # numpy 1.x
-        from numpy.core.numeric import _frombuffer as impl
-    return impl(*args)
-
-
-_NUMPY_GLOBALS = {
-    '_reconstruct': lambda: _numpy_core('_reconstruct'),
-    'scalar': lambda: _numpy_core('scalar'),
-}
-_SAFE_GLOBALS = {}
-for _mod in ('numpy.core.multiarray', 'numpy._core.multiarray'):
-    for _name, _get in _NUMPY_GLOBALS.items():
-        _SAFE_GLOBALS[(_mod, _name)] = _get
-for _mod in ('numpy.core.numeric', 'numpy._core.numeric'):
-    _SAFE_GLOBALS[(_mod, '_frombuffer')] = lambda: _frombuffer
-_SAFE_GLOBALS[('numpy', 'ndarray')] = lambda: np.ndarray
-_SAFE_GLOBALS[('numpy', 'dtype')] = lambda: np.dtype
-for _fmt in ('csc', 'csr'):
-    for _mod in (f'scipy.sparse.{_fmt}', f'scipy.sparse._{_fmt}',
-                 'scipy.sparse'):
-        _SAFE_GLOBALS[(_mod, f'{_fmt}_matrix')] = (
-            lambda f=_fmt: getattr(scipy.sparse, f'{f}_matrix'))
-# chumpy's Ch state holds ``_dirty_vars = set()``; Python 2 spells it
-# ``__builtin__.set``.
-_SAFE_GLOBALS[('__builtin__', 'set')] = lambda: set
-_SAFE_GLOBALS[('builtins', 'set')] = lambda: set
-# Python 3 writes ``bytes`` (numpy's raw buffers) at protocol < 3 as
-# ``_codecs.encode(text, 'latin1')``: files re-saved by Python 3 need it.
-_SAFE_GLOBALS[('_codecs', 'encode')] = lambda: _latin1_encode
-
-
-def _latin1_encode(text: str, encoding: str = 'latin1') -> bytes:
-    if encoding not in ('latin1', 'latin-1'):
-        raise pickle.UnpicklingError(
-            f'unexpected _codecs.encode encoding {encoding!r}')
-    return text.encode('latin1')
-
-
-class SMPLUnpickler(pickle.Unpickler):
-    """Unpickler that only resolves the globals an SMPL model file needs.
-
-    Args:
-        file: Binary file object.
-        path (str): The file's path, for error messages.
-    """
-    _chumpy_classes: Dict[str, type] = {}
-
-    def __init__(self, file, path: str = '<stream>'):
-        super().__init__(file, encoding='latin1')
-        self.path = path
-
-    def find_class(self, module: str, name: str) -> Any:
-        key = (module, name)
-        if key in _SAFE_GLOBALS:
-            return _SAFE_GLOBALS[key]()
-        if module in _CHUMPY_MODULES and name.isidentifier():
-            full = f'{module}.{name}'
-            if full not in self._chumpy_classes:
-                self._chumpy_classes[full] = type(
-                    f'Chumpy_{name}', (ChumpyObject,), {'chumpy_name': full})
-            return self._chumpy_classes[full]
-        raise pickle.UnpicklingError(
-            f'{self.path}: refusing to load global "{module}.{name}": an SMPL '
-            f'model file only contains numpy arrays, scipy sparse matrices '
-            f'and chumpy arrays. The file may be corrupt or malicious.')
+class UnsafeBodyModelFileError(InvalidBodyModelFileError,
+                               pickle.UnpicklingError):
+    """An SMPL pickle refused by the restricted unpickler."""
 
 
 def safe_load_pickle(path: str) -> Any:
-    """Unpickle ``path`` with :class:`SMPLUnpickler` (latin1, allow-list)."""
+    """Unpickle ``path`` under :data:`SMPL_PICKLE_POLICY` (numpy arrays,
+    scipy csc/csr matrices, inert chumpy stand-ins; see
+    :mod:`mmhuman_imphmr.utils.safe_pickle`).
+
+    Raises:
+        RefusedPickleError: the file is refused or unreadable (the message
+            names it and what was refused).
+    """
     with open(path, 'rb') as f:
-        return SMPLUnpickler(f, path).load()
+        return restricted_load(f, str(path), SMPL_PICKLE_POLICY,
+                               size=os.fstat(f.fileno()).st_size,
+                               children=_chumpy_children)
 
 
 # ---------------------------------------------------------------------------
@@ -265,31 +287,33 @@ def load_smpl_model_file(path: str) -> Dict[str, Array]:
 
     Raises:
         MissingBodyModelFileError: the file does not exist.
-        InvalidBodyModelFileError: unknown format, missing key, wrong shape.
-        pickle.UnpicklingError: the pickle names a global that is not allowed.
+        InvalidBodyModelFileError: unknown format, truncated or empty file,
+            missing key, wrong shape, non-finite values.
+        UnsafeBodyModelFileError: the pickle was refused (a global, call or
+            state that is not allowed, a size limit); also a
+            ``pickle.UnpicklingError``.
     """
     path = str(path)
     if not osp.isfile(path):
         raise _missing(path, 'SMPL model file')
     ext = osp.splitext(path)[1].lower()
-    if ext == '.pkl':
-        try:
+    try:
+        if ext == '.pkl':
             data = safe_load_pickle(path)
-        except (EOFError, ValueError, TypeError, IndexError,
-                pickle.UnpicklingError) as exc:
-            if 'refusing' in str(exc):  # a disallowed global: keep as is
-                raise
-            raise _invalid(path, f'not a readable SMPL pickle '
-                           f'({type(exc).__name__}: {exc})') from exc
-    elif ext == '.npz':
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                data = {k: npz[k] for k in npz.files}
-        except ValueError as exc:  # object arrays need pickle: refused
-            raise _invalid(path, f'cannot read .npz without pickle ({exc})')
-    else:
-        raise _invalid(path, f'unknown extension "{ext}", expected .pkl or '
-                       f'.npz')
+        elif ext == '.npz':
+            data = load_npz(path, max_elements=MAX_ARRAY_ELEMENTS)
+        else:
+            raise _invalid(path, f'unknown extension "{ext}", expected .pkl '
+                           f'or .npz')
+    except UnreadablePickleError as exc:
+        raise _invalid(path, f'not a readable SMPL pickle (truncated or '
+                       f'not a pickle: {exc.detail})') from None
+    except RefusedPickleError as exc:
+        raise UnsafeBodyModelFileError(
+            f'{exc}\nExpected body-model folder:\n{_tree(None)}') from None
+    except BrokenFileError as exc:
+        raise InvalidBodyModelFileError(
+            f'{exc}\nExpected body-model folder:\n{_tree(None)}') from None
     if not isinstance(data, dict):
         raise _invalid(path, f'expected a dict of arrays, found '
                        f'{type(data).__name__}')
@@ -330,6 +354,18 @@ def load_smpl_model_file(path: str) -> Dict[str, Array]:
                  '(2, 24)')
     if out['f'].size and (out['f'].min() < 0 or out['f'].max() >= V):
         raise _invalid(path, f'key "f" indexes vertices outside [0, {V})')
+    for key in ('v_template', 'shapedirs', 'posedirs', 'weights',
+                'J_regressor'):
+        values = out[key].data if scipy.sparse.issparse(out[key]) \
+            else out[key]
+        if not np.issubdtype(values.dtype, np.number):
+            raise _invalid(path, f'key "{key}" has dtype {values.dtype}, '
+                           f'expected a numeric dtype')
+        bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+        if bad:
+            raise _invalid(path, f'key "{key}" holds {bad} non-finite '
+                           f'value(s) (NaN/Inf); every array of an SMPL '
+                           f'model must be finite')
     for key in ('v_template', 'shapedirs', 'posedirs', 'weights'):
         out[key] = out[key].astype(np.float64)
     if not scipy.sparse.issparse(out['J_regressor']):
@@ -419,13 +455,19 @@ def load_joint_regressor(path: str, expected_rows: int,
     if not osp.isfile(path):
         raise _missing(path, f'joint regressor ({expected_rows} x '
                        f'{num_vertices})', body_model_root(path))
+    def shape_problem(shape):
+        if tuple(shape) != (expected_rows, num_vertices):
+            return (f'joint regressor has shape {tuple(shape)}, expected '
+                    f'({expected_rows}, {num_vertices})')
+        return None
+
     try:
-        reg = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise _invalid(path, f'cannot read as a numeric .npy ({exc})')
-    if reg.shape != (expected_rows, num_vertices):
-        raise _invalid(path, f'joint regressor has shape {reg.shape}, '
-                       f'expected ({expected_rows}, {num_vertices})')
+        with open(path, 'rb') as f:
+            reg = read_npy(f, path, os.fstat(f.fileno()).st_size,
+                           expected_shape=shape_problem)
+    except BrokenFileError as exc:
+        raise InvalidBodyModelFileError(
+            f'{exc}\nExpected body-model folder:\n{_tree(None)}') from None
     if not np.issubdtype(reg.dtype, np.number) or not np.isfinite(reg).all():
         raise _invalid(path, 'joint regressor is not a finite numeric array')
     return reg.astype(np.float32)
@@ -442,10 +484,10 @@ def load_smpl_mean_params(path: str) -> Dict[str, np.ndarray]:
     if not osp.isfile(path):
         raise _missing(path, 'SMPL mean parameters', body_model_root(path))
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError) as exc:
-        raise _invalid(path, f'cannot read as .npz ({exc})')
+        data = load_npz(path, max_elements=1 << 16)
+    except BrokenFileError as exc:
+        raise InvalidBodyModelFileError(
+            f'{exc}\nExpected body-model folder:\n{_tree(None)}') from None
     out = {}
     for key, size in (('pose', NUM_MEAN_POSE), ('shape', 10), ('cam', 3)):
         if key not in data:
@@ -455,13 +497,18 @@ def load_smpl_mean_params(path: str) -> Dict[str, np.ndarray]:
         if data[key].size != size:
             raise _invalid(path, f'key "{key}" has shape {data[key].shape}, '
                            f'expected ({size},)')
+        if not np.issubdtype(data[key].dtype, np.number) or \
+                not np.isfinite(data[key]).all():
+            raise _invalid(path, f'key "{key}" is not a finite numeric '
+                           f'array')
         out[key] = data[key].reshape(size).astype(np.float32)
     return out
 
 
 __all__ = [
     'BODY_MODEL_TREE', 'BodyModelFileError', 'MissingBodyModelFileError',
-    'InvalidBodyModelFileError', 'ChumpyObject', 'SMPLUnpickler',
+    'InvalidBodyModelFileError', 'UnsafeBodyModelFileError', 'ChumpyObject',
+    'SMPL_PICKLE_POLICY',
     'safe_load_pickle', 'chumpy_to_array', 'load_smpl_model_file',
     'body_model_root', 'smpl_model_path', 'body_model_files',
     'load_joint_regressor', 'load_smpl_mean_params', 'GENDERS'

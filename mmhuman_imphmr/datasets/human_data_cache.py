@@ -31,8 +31,8 @@ import numpy as np
 from mmengine.logging import print_log
 
 from mmhuman_imphmr.utils.constants import NUM_BETAS, NUM_GT_JOINTS, NUM_JOINTS
-from .human_data_io import (iter_array_chunks, load_human_data, member_shape,
-                            npz_keys)
+from .human_data_io import (RefusedPickleError, iter_array_chunks,
+                            load_human_data, member_shape, npz_keys)
 from .keypoint_mapping import (CONVENTIONS, decompress_keypoints,
                                num_keypoints, to_smpl49)
 
@@ -323,5 +323,8 @@ def load_or_build_cache(ann_file: str, convention: Optional[str] = None,
                                 f'docs/data_preparation.md)')
     folder = cache_folder(ann_file, convention or 'file', cache_root)
     if not osp.isfile(osp.join(folder, 'done.json')):
-        build_cache(ann_file, folder, convention)
+        try:
+            build_cache(ann_file, folder, convention)
+        except RefusedPickleError as exc:  # an object member was refused
+            raise HumanDataError(str(exc)) from None
     return folder

@@ -6,91 +6,70 @@ plain arrays are stored as ``.npy`` members, while dicts (``smpl``, ``meta``,
 ``__keypoints_compressed__``) become 0-d object arrays, i.e. pickles.
 ``HumanData.load`` reads them with ``np.load(allow_pickle=True)`` and
 ``.item()``. ``np.load(allow_pickle=True)`` would run any pickle; here the
-object members are unpickled with :class:`NumpyOnlyUnpickler`, which resolves
-only numpy's array/scalar reconstructors (dicts, lists, strings and numbers
-need no globals). The same unpickler reads 3DPW's Python-2 sequence pickles.
+object members are unpickled under :data:`HUMANDATA_PICKLE_POLICY`
+(:mod:`mmhuman_imphmr.utils.safe_pickle`), which resolves only numpy's
+array/scalar reconstructors (dicts, lists, strings and numbers need no
+globals) and rebuilds dtypes from numpy's own description. Numeric members
+are read header first: a member whose header promises more data than it holds
+is refused before anything is allocated. The same policy reads 3DPW's
+Python-2 sequence pickles.
 """
-import pickle
+import os
 import zipfile
-from typing import Any, Dict, IO, Iterable, Optional
+from types import MappingProxyType
+from typing import IO, Any, Dict, Iterable, Optional
 
 import numpy as np
 
+from mmhuman_imphmr.utils.safe_pickle import (NUMPY_BUILDS, BrokenFileError,
+                                              RefusedPickleError,
+                                              RestrictedUnpickler,
+                                              UnpicklePolicy, load_npz,
+                                              npz_member_names, open_npz,
+                                              restricted_load)
+from mmhuman_imphmr.utils.safe_pickle import numpy_globals as _numpy_globals
 
-def _numpy_attr(module_names: Iterable[str], name: str) -> Any:
-    import importlib
-    for module in module_names:
-        try:
-            return getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-    raise pickle.UnpicklingError(f'numpy has no {name}')
+# Limits of one pickled member (a 300k-sample ``smpl`` dict holds ~30M
+# floats) and of a numeric member (300k x 190 x 3 keypoints = 171M).
+MAX_PICKLED_ELEMENTS = 1 << 28
+MAX_MEMBER_ELEMENTS = 1 << 30
 
-
-_MULTIARRAY = ('numpy._core.multiarray', 'numpy.core.multiarray')
-_NUMERIC = ('numpy._core.numeric', 'numpy.core.numeric')
-_ALLOWED = {
-    **{(m, '_reconstruct'): (_MULTIARRAY, '_reconstruct')
-       for m in _MULTIARRAY},
-    **{(m, 'scalar'): (_MULTIARRAY, 'scalar') for m in _MULTIARRAY},
-    **{(m, '_frombuffer'): (_NUMERIC, '_frombuffer') for m in _NUMERIC},
-    ('numpy', 'ndarray'): (('numpy', ), 'ndarray'),
-    ('numpy', 'dtype'): (('numpy', ), 'dtype'),
-}
-
-
-def _latin1_encode(text: str, encoding: str = 'latin1') -> bytes:
-    if encoding not in ('latin1', 'latin-1'):
-        raise pickle.UnpicklingError(f'unexpected encoding {encoding!r}')
-    return text.encode('latin1')
+HUMANDATA_PICKLE_POLICY = UnpicklePolicy(
+    what='HumanData / numpy-only pickle',
+    globals=MappingProxyType(_numpy_globals()),
+    builds=NUMPY_BUILDS,
+    max_array_elements=MAX_PICKLED_ELEMENTS,
+    max_total_bytes=1 << 33,
+    max_depth=32,
+    allow_object_arrays=True)
 
 
-class NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickler resolving numpy arrays/scalars only (latin1 for Python 2).
+class NumpyOnlyUnpickler(RestrictedUnpickler):
+    """Unpickler resolving numpy arrays/scalars only (latin1 for Python 2),
+    under :data:`HUMANDATA_PICKLE_POLICY`.
 
     Args:
         file: Binary file object.
         path (str): Shown in errors.
     """
 
-    def __init__(self, file: IO[bytes], path: str = '<stream>') -> None:
-        super().__init__(file, encoding='latin1')
+    def __init__(self, file: IO[bytes], path: str = '<stream>',
+                 size: Optional[int] = None) -> None:
+        super().__init__(file, path, HUMANDATA_PICKLE_POLICY, size)
         self.path = path
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) == ('_codecs', 'encode'):
-            # Python 3 writes bytes at protocol < 3 as encode(text, 'latin1').
-            return _latin1_encode
-        if (module, name) in _ALLOWED:
-            modules, attr = _ALLOWED[(module, name)]
-            return _numpy_attr(modules, attr)
-        raise pickle.UnpicklingError(
-            f'{self.path}: refusing to load "{module}.{name}": only numpy '
-            f'arrays, dicts, lists, strings and numbers are expected. The '
-            f'file may be corrupt or malicious.')
 
 
 def load_pickle_numpy_only(path: str) -> Any:
-    """Unpickle ``path`` with :class:`NumpyOnlyUnpickler`."""
+    """Unpickle ``path`` under :data:`HUMANDATA_PICKLE_POLICY` (numpy
+    arrays, dicts, lists, strings, numbers; acyclic, bounded depth).
+
+    Raises:
+        RefusedPickleError: refused or unreadable; the message names
+            ``path``.
+    """
     with open(path, 'rb') as f:
-        return NumpyOnlyUnpickler(f, path).load()
-
-
-def _read_member(zf: zipfile.ZipFile, member: str, path: str) -> Any:
-    with zf.open(member) as f:
-        version = np.lib.format.read_magic(f)
-        shape, fortran, dtype = np.lib.format._read_array_header(f, version)
-        if dtype.hasobject:
-            value = NumpyOnlyUnpickler(f, f'{path}:{member}').load()
-            return value.item() if getattr(value, 'shape', None) == () \
-                else value
-        count = int(np.prod(shape)) if shape else 1
-        data = np.frombuffer(f.read(count * dtype.itemsize), dtype=dtype,
-                             count=count)
-        order = 'F' if fortran else 'C'
-        arr = data.reshape(shape, order=order).copy()
-        return arr.item() if arr.shape == () and arr.dtype.kind in 'biufU' \
-            else arr
+        return restricted_load(f, path, HUMANDATA_PICKLE_POLICY,
+                               size=os.fstat(f.fileno()).st_size)
 
 
 def load_human_data(path: str, keys: Optional[Iterable[str]] = None
@@ -99,22 +78,24 @@ def load_human_data(path: str, keys: Optional[Iterable[str]] = None
 
     0-d members come back as Python objects (dict, bool, int, str), like
     mmhuman3d's ``HumanData.load``.
+
+    Raises:
+        ValueError (``BrokenFileError``): not an .npz, truncated, a member
+            whose header promises more data than it holds; names the file
+            and key.
+        RefusedPickleError: an object member refused by the policy.
     """
-    try:
-        zf = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise ValueError(f'{path}: not a readable .npz file ({exc})') from exc
-    with zf:
-        members = {n[:-4]: n for n in zf.namelist() if n.endswith('.npy')}
-        wanted = members if keys is None else \
-            {k: members[k] for k in keys if k in members}
-        return {k: _read_member(zf, m, path) for k, m in wanted.items()}
+    out = load_npz(path, keys, HUMANDATA_PICKLE_POLICY, MAX_MEMBER_ELEMENTS)
+    for key, value in out.items():
+        if isinstance(value, np.ndarray) and value.shape == () and \
+                value.dtype.kind in 'biufU':
+            out[key] = value.item()
+    return out
 
 
 def npz_keys(path: str) -> list:
-    """Member names of an ``.npz`` without reading them."""
-    with zipfile.ZipFile(path) as zf:
-        return [n[:-4] for n in zf.namelist() if n.endswith('.npy')]
+    """Member names of an ``.npz`` without reading them (named errors)."""
+    return npz_member_names(path)
 
 
 def save_human_data(path: str, data: Dict[str, Any],
@@ -141,36 +122,83 @@ def save_human_data(path: str, data: Dict[str, Any],
     np.savez_compressed(path, **out)
 
 
+def _open_member(zf: zipfile.ZipFile, path: str, key: str):
+    """``(file, shape, fortran, dtype, data_bytes_left)`` of a member."""
+    name = f'{key}.npy'
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise BrokenFileError(f'{path}: key "{key}": missing (found keys '
+                              f'{sorted(n[:-4] for n in zf.namelist())})'
+                              ) from None
+    f = zf.open(info)
+    try:
+        version = np.lib.format.read_magic(f)
+        shape, fortran, dtype = np.lib.format._read_array_header(f, version)
+    except (ValueError, EOFError, zipfile.BadZipFile, OSError) as exc:
+        f.close()
+        raise BrokenFileError(f'{path}: key "{key}": not a readable .npy '
+                              f'member ({type(exc).__name__}: {exc})'
+                              ) from None
+    return f, shape, fortran, dtype, info.file_size - f.tell()
+
+
 def iter_array_chunks(path: str, key: str, chunk_rows: int = 8192):
     """Yield a numeric member of an ``.npz`` in row chunks.
 
     Decompresses the member once, front to back, holding at most
     ``chunk_rows`` rows in memory (a 300k x 190 x 3 float64 keypoint array
-    would otherwise need 1.4 GB at once).
+    would otherwise need 1.4 GB at once). The header is checked against the
+    member's size first: a header that promises more rows than the member
+    holds is refused before reading.
 
     Yields:
         ndarray: ``[<=chunk_rows, ...]`` consecutive rows.
     """
-    with zipfile.ZipFile(path) as zf, zf.open(f'{key}.npy') as f:
-        version = np.lib.format.read_magic(f)
-        shape, fortran, dtype = np.lib.format._read_array_header(f, version)
-        if dtype.hasobject or fortran or not shape:
-            raise ValueError(f'{path}: key "{key}" is not a C-ordered numeric '
-                             f'array (dtype {dtype}, shape {shape})')
-        row_shape = shape[1:]
-        row_count = int(np.prod(row_shape)) if row_shape else 1
-        done = 0
-        while done < shape[0]:
-            rows = min(chunk_rows, shape[0] - done)
-            buf = f.read(rows * row_count * dtype.itemsize)
-            yield np.frombuffer(buf, dtype=dtype).reshape((rows, ) +
-                                                           row_shape)
-            done += rows
+    with open_npz(path) as zf:
+        f, shape, fortran, dtype, left = _open_member(zf, path, key)
+        with f:
+            if dtype.hasobject or fortran or not shape or \
+                    dtype.kind not in 'biufc':
+                raise BrokenFileError(
+                    f'{path}: key "{key}" is not a C-ordered numeric array '
+                    f'(dtype {dtype}, shape {shape})')
+            row_shape = shape[1:]
+            row_count = int(np.prod(row_shape)) if row_shape else 1
+            need = shape[0] * row_count * dtype.itemsize
+            if need > left:
+                raise BrokenFileError(
+                    f'{path}: key "{key}": truncated: the header promises '
+                    f'shape {shape} {dtype} ({need} bytes), the member holds '
+                    f'{left} bytes of data')
+            done = 0
+            while done < shape[0]:
+                rows = min(chunk_rows, shape[0] - done)
+                try:
+                    buf = f.read(rows * row_count * dtype.itemsize)
+                except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                    raise BrokenFileError(
+                        f'{path}: key "{key}": corrupt data at row {done} '
+                        f'({type(exc).__name__}: {exc})') from None
+                if len(buf) != rows * row_count * dtype.itemsize:
+                    raise BrokenFileError(
+                        f'{path}: key "{key}": truncated at row {done} of '
+                        f'{shape[0]}')
+                yield np.frombuffer(buf, dtype=dtype).reshape(
+                    (rows, ) + row_shape)
+                done += rows
 
 
 def member_shape(path: str, key: str):
     """``(shape, dtype)`` of an ``.npz`` member, reading only its header."""
-    with zipfile.ZipFile(path) as zf, zf.open(f'{key}.npy') as f:
-        version = np.lib.format.read_magic(f)
-        shape, _, dtype = np.lib.format._read_array_header(f, version)
+    with open_npz(path) as zf:
+        f, shape, _, dtype, _ = _open_member(zf, path, key)
+        f.close()
         return shape, dtype
+
+
+__all__ = [
+    'HUMANDATA_PICKLE_POLICY', 'NumpyOnlyUnpickler', 'load_pickle_numpy_only',
+    'load_human_data', 'npz_keys', 'save_human_data', 'iter_array_chunks',
+    'member_shape', 'BrokenFileError', 'RefusedPickleError'
+]
