@@ -161,11 +161,14 @@ def _coco(data, source: str, score_thr: float) -> Dict[Key, np.ndarray]:
                              f'"image_id" and "bbox" [x, y, w, h], found '
                              f'{det!r:.80}')
         extra |= set(det) - COCO_KEYS
+        # An image with detections but no person above the threshold has
+        # no person (an empty entry), not "no entry" (the whole image).
+        key = names.get(det['image_id'], det['image_id'])
+        groups.setdefault(key, [])
         if det.get('category_id', COCO_PERSON) != COCO_PERSON or \
                 det.get('score', 1.0) < score_thr:
             continue
-        key = names.get(det['image_id'], det['image_id'])
-        groups.setdefault(key, []).append(
+        groups[key].append(
             _as_boxes(det['bbox'], source, f'entry {i}')[0])
     _warn_keys(source, 'the detections', extra, COCO_KEYS)
     return _stack(groups)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmhuman_imphmr.apis import (inference_mesh, init_model,
-                                 load_checkpoint_state_dict)
+from mmhuman_imphmr.apis import (inference_mesh, inference_mesh_batch,
+                                 init_model, load_checkpoint_state_dict)
 
 CONFIG = osp.join(osp.dirname(__file__), '..', '..', 'configs',
                   'imphmr_r18_synthetic.py')
@@ -56,6 +56,31 @@ def test_whole_image_default_and_bad_box(model):
     np.testing.assert_allclose(people[0]['bbox_xywh'], [0, 0, 160, 120])
     with pytest.raises(ValueError, match='no area'):
         inference_mesh(model, _image(), [[0, 0, 0, 10]])
+
+
+def test_batch_equals_one_image_at_a_time(model):
+    """Frames batched through the model (in chunks of 2 crops, so a chunk
+    spans two images) give each image's own single-image result, with the
+    per-image paddings and the whole image for an image without boxes."""
+    rng = np.random.default_rng(1)
+    images = [_image(), rng.integers(0, 255, (90, 70, 3), dtype=np.uint8),
+              _image()[::-1].copy()]
+    boxes = [[[40, 10, 50, 100], [0, 0, 30, 30]], None, [[5, 5, 60, 80]]]
+    paddings = [1.2, None, 1.0]
+    batched = inference_mesh_batch(model, images, boxes, paddings,
+                                   views_deg=[0, 90], batch_size=2)
+    assert [len(p) for p in batched] == [2, 1, 1]
+    np.testing.assert_allclose(batched[1][0]['bbox_xywh'], [0, 0, 70, 90])
+    for image, box, pad, people in zip(images, boxes, paddings, batched):
+        single = inference_mesh(model, image, box, bbox_padding=pad,
+                                views_deg=[0, 90])
+        for a, b in zip(people, single):
+            for key in ('bbox_xywh', 'bbox_scale', 'vertices', 'cam',
+                        'view_vertices'):
+                np.testing.assert_allclose(a[key], b[key], atol=1e-4,
+                                           err_msg=key)
+    with pytest.raises(ValueError, match='3 images but 2 box lists'):
+        inference_mesh_batch(model, images, boxes[:2])
 
 
 def test_checkpoint_roundtrip_with_mmengine_meta(model, body_model_root,
