@@ -32,6 +32,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 
+from mmhuman_imphmr.engine.safe_load import (CheckpointLoadError,
+                                             safe_load_checkpoint)
 from mmhuman_imphmr.models.backbones import ResNet
 from mmhuman_imphmr.models.heads import SMPLRegressionHead
 
@@ -75,11 +77,11 @@ def load_spin_state_dict(path: str) -> Tuple[Dict[str, torch.Tensor],
     if not osp.isfile(path):
         raise SpinCheckpointError(f'{path}: no such file')
     try:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # pickle / zip errors of every kind
-        raise SpinCheckpointError(
-            f'{path}: cannot be read with torch.load(weights_only=True) '
-            f'({type(exc).__name__}: {exc})') from exc
+        # The project's checkpoint reader (engine.safe_load): restricted
+        # unpickling, sizes checked before allocation, finite tensors.
+        obj = safe_load_checkpoint(path, map_location='cpu')
+    except CheckpointLoadError as exc:
+        raise SpinCheckpointError(str(exc)) from None
     if not isinstance(obj, Mapping):
         raise SpinCheckpointError(f'{path}: expected a dict with key "model", '
                                   f'found {type(obj).__name__}')

@@ -8,9 +8,9 @@ from .fault_tolerant_runner import (FaultTolerantRunner,
 from .hooks import AtomicCheckpointHook, EpochSeedHook, MeshVisualizationHook
 from .nonfinite_loss import (NonFiniteCheckDDP, NonFiniteLossError,
                              NonFiniteLossMixin, checked_train_step)
-from .safe_load import (CheckpointMismatchError, check_state_dict,
-                        checkpoint_safe_globals, load_state_dict_checked,
-                        mmengine_checkpoint_globals, safe_load_checkpoint)
+from .safe_load import (CheckpointLoadError, CheckpointMismatchError,
+                        check_state_dict, checkpoint_safe_globals,
+                        load_state_dict_checked, safe_load_checkpoint)
 
 __all__ = [
     'MeshVisualizationHook', 'AtomicCheckpointHook', 'EpochSeedHook',
@@ -19,5 +19,5 @@ __all__ = [
     'NonFiniteLossMixin', 'NonFiniteCheckDDP', 'NonFiniteLossError',
     'checked_train_step', 'CheckpointMismatchError', 'check_state_dict',
     'checkpoint_safe_globals', 'load_state_dict_checked',
-    'mmengine_checkpoint_globals', 'safe_load_checkpoint'
+    'CheckpointLoadError', 'safe_load_checkpoint'
 ]
