@@ -1,6 +1,7 @@
 """One HumanData ``.npz`` file as an MMEngine dataset."""
 import os.path as osp
 import warnings
+from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -10,6 +11,30 @@ from mmhuman_imphmr.registry import DATASETS
 from mmhuman_imphmr.utils.constants import J49_FLIP_PERM, NUM_JOINTS
 from .human_data_cache import GENDERS, load_or_build_cache, open_cache
 from .label_type import check_label_type, resolve_label_type
+
+
+_IMAGE_SIGNATURES = (b'\xff\xd8\xff', b'\x89PNG\r\n\x1a\n', b'BM',
+                     b'II*\x00', b'MM\x00*')
+
+
+def image_file_problem(path: str) -> Optional[str]:
+    """None for a plausible image file, else ``'not found'``, ``'empty'`` or
+    ``'not an image (starts with ...)'`` (reads 16 bytes)."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(16)
+    except FileNotFoundError:
+        return 'not found'
+    except IsADirectoryError:
+        return 'not found'
+    except OSError as exc:
+        return f'unreadable ({exc.strerror})'
+    if not head:
+        return 'empty (0 bytes)'
+    if head.startswith(_IMAGE_SIGNATURES) or (head[:4] == b'RIFF'
+                                              and head[8:12] == b'WEBP'):
+        return None
+    return 'not a JPEG/PNG/BMP/TIFF/WebP image'
 
 
 @DATASETS.register_module()
@@ -59,14 +84,28 @@ class HumanImageDataset(BaseDataset):
             ``<ann_file folder>/.humandata_cache`` (or ``~/.cache/...`` when
             that folder is read-only).
         on_missing_image (str): ``'raise'`` (default): a missing image fails
-            when the dataset is built (all paths are checked with one
-            ``stat`` each), an unreadable one when it is loaded, naming the
-            file and sample index. ``'skip'``: such samples are counted
-            with a warning and another sample is served instead (training
-            only; mmengine refuses replacements in ``test_mode``).
-        check_images (bool): Check that every image exists at build time
-            (one ``stat`` per file). Defaults to False (annotation-only uses
-            and tests have no images); training configs should set True.
+            when the dataset is built (with ``check_images``), an unreadable
+            one when it is loaded, naming the file and sample index.
+            ``'skip'``: such samples (and, with ``on_bad_bbox='skip'``,
+            degenerate boxes) are counted by reason and another sample is
+            served instead (training only; mmengine refuses replacements in
+            ``test_mode``). The training configs skip.
+        check_images (bool): Check every image at build time: it exists, is
+            not empty and starts with a JPEG / PNG / BMP / TIFF / WebP
+            signature (one ``open`` + 16-byte read per file, with a progress
+            bar for large files and a one-line summary). Decoding every
+            image would take tens of minutes for 300k images, so an image
+            that is damaged after its first bytes is found when it is
+            loaded (and skipped under ``'skip'``). Defaults to False
+            (annotation-only uses and tests have no images); the training
+            configs set True.
+        on_bad_bbox (str): Boxes with a non-positive or below-1-pixel width
+            or height are reported at build with their indices. ``'raise'``
+            (default) refuses the file; ``'skip'`` serves other samples.
+        max_bad_fraction (float): The run stops (at build, and in each
+            process while training) when more than this fraction of the
+            samples is missing, unreadable or degenerate: the data is
+            mostly broken. Defaults to 0.5.
         data_root, metainfo, indices, test_mode, lazy_init, max_refetch: As
             in :class:`mmengine.dataset.BaseDataset`; ``indices`` may be an
             int (first n samples) or a sequence of indices.
@@ -97,6 +136,8 @@ class HumanImageDataset(BaseDataset):
                  cache_dir: Optional[str] = None,
                  on_missing_image: str = 'raise',
                  check_images: bool = False,
+                 on_bad_bbox: str = 'raise',
+                 max_bad_fraction: float = 0.5,
                  data_root: Optional[str] = '',
                  metainfo: Optional[dict] = None,
                  indices: Optional[Union[int, Sequence[int]]] = None,
@@ -106,13 +147,24 @@ class HumanImageDataset(BaseDataset):
         if on_missing_image not in ('raise', 'skip'):
             raise ValueError(f'{ann_file}: on_missing_image must be "raise" '
                              f'or "skip", found {on_missing_image!r}')
+        if on_bad_bbox not in ('raise', 'skip'):
+            raise ValueError(f'{ann_file}: on_bad_bbox must be "raise" or '
+                             f'"skip", found {on_bad_bbox!r}')
+        if not 0.0 <= float(max_bad_fraction) <= 1.0:
+            raise ValueError(f'{ann_file}: max_bad_fraction must be in '
+                             f'[0, 1], found {max_bad_fraction!r}')
         self.on_missing_image = on_missing_image
+        self.on_bad_bbox = on_bad_bbox
+        self.max_bad_fraction = float(max_bad_fraction)
+        self._skip_counts: Counter = Counter()
+        self._num_served = 0
         # The declared type (None: infer); `label_type` is the resolved one.
         self.declared_label_type = check_label_type(
             label_type, osp.join(data_root or '', ann_file))
         self._label_type: Optional[str] = None
         self.check_images = check_images
-        self._bad_images: set = set()
+        # dataset index -> why it is skipped (found at build or on load)
+        self._bad_samples: Dict[int, str] = {}
         self._num_skipped = 0
         self.keypoint_convention = keypoint_convention
         self.cache_dir = cache_dir
@@ -163,6 +215,7 @@ class HumanImageDataset(BaseDataset):
             self._flags('has_smpl'), self._flags('has_kp3d'),
             check_kp3d=not self.test_mode)
         self._fully_initialized = True
+        self._check_bboxes()
         if self.check_images:
             self._check_image_files()
 
@@ -179,38 +232,112 @@ class HumanImageDataset(BaseDataset):
             self.full_init()
         return self._label_type
 
+    def _index(self) -> np.ndarray:
+        """File row of every dataset index."""
+        return np.arange(self._num_samples) if self._sample_index is None \
+            else self._sample_index
+
+    def _mark_bad(self, found: List[int], reason: str, policy: str,
+                  what: str, hint: str, error: type) -> None:
+        """Report ``found`` dataset indices; raise or record them."""
+        if not found:
+            return
+        listing = ', '.join(map(str, found[:10]))
+        more = f', ... (+{len(found) - 10} more)' if len(found) > 10 else ''
+        msg = (f'{self.ann_file}: {len(found)} of {self._num_samples} '
+               f'samples {what}: sample indices {listing}{more}')
+        if policy == 'raise':
+            raise error(f'{msg}. {hint}')
+        self._bad_samples.update((i, reason) for i in found)
+        bad = len(self._bad_samples)
+        if bad > self.max_bad_fraction * self._num_samples:
+            raise error(f'{msg}: {bad} of {self._num_samples} samples are '
+                        f'unusable, more than max_bad_fraction='
+                        f'{self.max_bad_fraction}; the data is mostly '
+                        f'broken ({self._reason_summary()})')
+        warnings.warn(f'{msg}; they are skipped')
+
+    def _reason_summary(self) -> str:
+        counts = Counter(self._bad_samples.values())
+        return ', '.join(f'{n} {why}' for why, n in counts.most_common())
+
+    def _check_bboxes(self) -> None:
+        """Report zero-size / degenerate boxes now, with their indices."""
+        box = np.asarray(self.arrays['bbox_xywh'])[self._index()]
+        bad = np.flatnonzero((box[:, 2] < 1) | (box[:, 3] < 1))
+        self._mark_bad(
+            bad.tolist(), 'degenerate bbox', self.on_bad_bbox,
+            'have a zero-size or degenerate bbox (width or height below 1 '
+            'pixel in bbox_xywh)',
+            'Fix the boxes, or set on_bad_bbox="skip" to train without '
+            'these samples.', ValueError)
+
     def _check_image_files(self) -> None:
-        """Find missing images now rather than hours into training."""
+        """Find missing / empty / non-image files now rather than hours into
+        training (progress bar and summary for large files)."""
+        import time
         prefix = self.data_prefix.get('img_path', '')
         paths = self.arrays['image_path']
-        index = range(self._num_samples) if self._sample_index is None \
-            else self._sample_index
-        missing = [(i, osp.join(prefix, str(paths[int(j)])))
-                   for i, j in enumerate(index)
-                   if not osp.isfile(osp.join(prefix, str(paths[int(j)])))]
-        if not missing:
-            return
-        listing = ', '.join(f'sample index {i}: {p}' for i, p in missing[:5])
-        msg = (f'{self.ann_file}: {len(missing)} of {self._num_samples} '
-               f'images not found (data_prefix.img_path={prefix!r}), e.g. '
-               f'{listing}')
-        if self.on_missing_image == 'raise':
+        index = self._index()
+        start = time.time()
+        progress = None
+        if len(index) >= 20000:
+            from mmengine.utils import ProgressBar
+            print(f'{self.ann_file}: checking {len(index)} images')
+            progress = ProgressBar(len(index))
+        missing, broken = [], []
+        for i, j in enumerate(index):
+            problem = image_file_problem(osp.join(prefix, str(paths[int(j)])))
+            if problem == 'not found':
+                missing.append(i)
+            elif problem is not None:
+                broken.append((i, problem))
+            if progress is not None and i % 1000 == 999:
+                progress.completed = i - 999
+                progress.update(1000)
+        if progress is not None:
+            print()
+        seconds = time.time() - start
+        from mmengine.logging import print_log
+        print_log(f'{self.ann_file}: checked {len(index)} images in '
+                  f'{seconds:.1f} s: {len(missing)} missing, {len(broken)} '
+                  f'not images (data_prefix.img_path={prefix!r})',
+                  logger='current')
+        example = '' if not missing else (
+            f' (data_prefix.img_path={prefix!r}), e.g. ' + ', '.join(
+                f'sample index {i}: {osp.join(prefix, str(paths[int(index[i])]))}'  # noqa: E501
+                for i in missing[:5]))
+        if missing and len(missing) == self._num_samples:
             raise FileNotFoundError(
-                msg + '. Fix data_prefix / the files, or set '
-                'on_missing_image="skip" to train without them.')
-        if len(missing) == self._num_samples:
-            raise FileNotFoundError(msg + ': no image left to train on')
-        warnings.warn(msg + '; they are skipped (on_missing_image="skip")')
-        self._bad_images.update(i for i, _ in missing)
+                f'{self.ann_file}: {len(missing)} of {self._num_samples} '
+                f'images not found{example}: no image left to train on')
+        if missing:
+            msg = (f'{self.ann_file}: {len(missing)} of {self._num_samples} '
+                   f'images not found{example}')
+            if self.on_missing_image == 'raise':
+                raise FileNotFoundError(
+                    msg + '. Fix data_prefix / the files, or set '
+                    'on_missing_image="skip" to train without them.')
+            warnings.warn(msg + '; they are skipped '
+                          '(on_missing_image="skip")')
+            self._mark_bad(missing, 'image not found', 'skip',
+                           'have no image file', '', FileNotFoundError)
+        for problem in sorted({p for _, p in broken}):
+            found = [i for i, p in broken if p == problem]
+            self._mark_bad(
+                found, problem, self.on_missing_image,
+                f'have an image file that is {problem}',
+                'Fix the files, or set on_missing_image="skip" to train '
+                'without them.', OSError)
 
     def prepare_data(self, idx: int) -> Optional[dict]:
-        """The pipeline's output, or None for a skipped bad image."""
+        """The pipeline's output, or None for a skipped bad sample."""
         info = self.get_data_info(idx)
         path = info['img_path']
-        if idx in self._bad_images:
-            return self._skip(idx, path, 'image not found')
+        if idx in self._bad_samples:
+            return self._skip(idx, path, self._bad_samples[idx])
         try:
-            return self.pipeline(info)
+            out = self.pipeline(info)
         except Exception as exc:
             # An error of the image load names the file (mmpose LoadImage
             # re-raises with the path); other pipeline errors pass through.
@@ -221,15 +348,43 @@ class HumanImageDataset(BaseDataset):
                     f'{self.ann_file}: sample index {idx}: cannot read image '
                     f'{path}: {exc}') if isinstance(exc, (
                         OSError, ValueError, AssertionError)) else exc
-            self._bad_images.add(idx)
-            return self._skip(idx, path, f'unreadable ({exc})')
+            self._bad_samples[idx] = 'unreadable image'
+            return self._skip(idx, path, f'unreadable ({exc})',
+                              'unreadable image')
+        self._num_served += 1
+        return out
 
-    def _skip(self, idx: int, path: str, why: str) -> None:
+    def _skip(self, idx: int, path: str, why: str,
+              reason: Optional[str] = None) -> None:
+        """Count a skipped sample; warn on the 1st, 2nd, 4th, 8th, ... of
+        each reason; stop when the process skips more than
+        ``max_bad_fraction`` of what it loads (after 200 loads)."""
+        reason = reason or why
         self._num_skipped += 1
-        warnings.warn(f'{self.ann_file}: sample index {idx}: {path}: {why}; '
-                      f'serving another sample ({self._num_skipped} skipped '
-                      f'in this process)')
+        self._skip_counts[reason] += 1
+        count = self._skip_counts[reason]
+        if count & (count - 1) == 0:
+            summary = ', '.join(f'{n} {r}' for r, n in
+                                self._skip_counts.most_common())
+            warnings.warn(f'{self.ann_file}: sample index {idx}: {path}: '
+                          f'{why}; serving another sample '
+                          f'({self._num_skipped} skipped in this process: '
+                          f'{summary})')
+        loaded = self._num_skipped + self._num_served
+        if loaded >= 200 and \
+                self._num_skipped > self.max_bad_fraction * loaded:
+            raise RuntimeError(
+                f'{self.ann_file}: {self._num_skipped} of {loaded} samples '
+                f'loaded in this process were skipped '
+                f'({dict(self._skip_counts)}), more than max_bad_fraction='
+                f'{self.max_bad_fraction}: the data is mostly broken, '
+                f'stopping')
         return None
+
+    @property
+    def skip_summary(self) -> Dict[str, int]:
+        """Samples skipped in this process, by reason."""
+        return dict(self._skip_counts)
 
     def load_data_list(self) -> List[dict]:
         """Not used: samples are read lazily by :meth:`get_data_info`."""

@@ -30,7 +30,8 @@ def write_mmhuman3d_file(path, num=6, seed=0, compressed=True, genders=None):
     genders = genders or ['m', 'f', 'male', 'female', 'neutral', 'm'][:num]
     data = dict(
         image_path=np.array([f'images/{i:03d}.jpg' for i in range(num)]),
-        bbox_xywh=np.concatenate([rng.uniform(0, 100, (num, 4)),
+        # boxes of at least 1 pixel: smaller ones are refused at build
+        bbox_xywh=np.concatenate([rng.uniform(1, 100, (num, 4)),
                                   np.ones((num, 1))], 1).astype(np.float32),
         keypoints2d=compress_keypoints(kp2d, mask2d) if compressed else kp2d,
         keypoints2d_mask=mask2d,
