@@ -4,69 +4,30 @@ Examples::
 
     python tools/test.py configs/imphmr_r50_mix.py work_dirs/x/best.pth \
         --out work_dirs/x/metrics.json --dump work_dirs/x/predictions.pkl
+    python tools/test.py CONFIG CHECKPOINT --show-dir vis   # pictures
     bash tools/dist_test.sh CONFIG CHECKPOINT 8 --out metrics.json
+
+The flags are in :mod:`mmhuman_imphmr.engine.cli` (shared with
+``tools/train.py``).
 """
 import argparse
 import os
 import os.path as osp
-import sys
+from typing import Optional, Sequence
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import Config
+from mmengine.dist import is_main_process
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.dist import is_main_process  # noqa: E402
-
-from mmhuman_imphmr.engine.atomic_io import atomic_dump_json  # noqa: E402
-from mmhuman_imphmr.engine.launch import (  # noqa: E402
-    build_runner, distributed_teardown, use_cpu_distributed)
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Evaluate a checkpoint')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', help='write the metrics to this .json')
-    parser.add_argument(
-        '--dump', help='write the predictions (data samples) to this .pkl')
-    parser.add_argument('--work-dir', help='the dir to save logs')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
-                                               'mpi'], default='none',
-                        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+from mmhuman_imphmr.engine.atomic_io import atomic_dump_json
+from mmhuman_imphmr.engine.cli import (build_test_parser, merge_test_args,
+                                       parse_args)
+from mmhuman_imphmr.engine.launch import build_runner, distributed_teardown
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Merge command-line arguments into the config."""
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
-    if args.dump is not None:
-        if not args.dump.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--dump must end with .pkl, got {args.dump}')
-        dump = dict(type='DumpResults', out_file_path=args.dump)
-        evaluator = cfg.test_evaluator
-        if isinstance(evaluator, dict):
-            metrics = evaluator.get('metrics', evaluator)
-            metrics = metrics if isinstance(metrics, list) else [metrics]
-            cfg.test_evaluator = [*metrics, dump] if 'metrics' not in \
-                evaluator else dict(evaluator, metrics=[*metrics, dump])
-        else:
-            cfg.test_evaluator = [*evaluator, dump]
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_test_args(cfg, args)
     enable_test_time_esv(cfg)
-    use_cpu_distributed(cfg)
     return cfg
 
 
@@ -95,8 +56,8 @@ def enable_test_time_esv(cfg: Config, max_samples: int = 100) -> None:
               f'(set model.test_cfg.esv_max_samples to change)')
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(build_test_parser(), argv)
     from mmhuman_imphmr.utils import register_all_modules
     register_all_modules()
     cfg = merge_args(Config.fromfile(args.config), args)

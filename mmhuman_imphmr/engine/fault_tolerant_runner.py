@@ -1,5 +1,6 @@
 """An MMEngine ``Runner`` whose checkpoints survive kills and load safely."""
 import glob
+import logging
 import os
 import os.path as osp
 import re
@@ -13,11 +14,13 @@ from mmengine.fileio.backends import LocalBackend
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.runner import BaseLoop, Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from .atomic_io import _fsync_dir
 from .safe_load import checkpoint_safe_globals, load_state_dict_checked
+from .schedule_length import (follow_schedule_after_resume,
+                              follow_train_loop, schedule_lengths)
 
 TMP_MARK = '.tmp-'
 
@@ -55,10 +58,66 @@ class FaultTolerantRunner(Runner):
       ``persistent_workers=False`` with a warning, instead of torch's
       ``ValueError`` for the pair the configs' defaults would make.
 
+    * parameter schedules follow the train loop
+      (:mod:`.schedule_length`): a scheduler without ``end`` whose
+      ``T_max`` disagrees with ``train_cfg.max_epochs`` gets the loop's
+      length, and resuming with another ``max_epochs`` re-plans the
+      schedule over the new length (both with a warning).
+    * a quiet start: the environment, the config and the hook order (some
+      400 lines) go to the log file in the work dir, and the terminal gets
+      one line saying where; ``print_startup_info=True`` in the config
+      (``--verbose`` of the tools) prints them there too.
+
     Exact resume: together with :class:`EpochSeedHook` and checkpoints at
     epoch ends, a resumed run repeats the uninterrupted run bit for bit on
     CPU (see ``docs`` of that hook for the conditions).
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        self._quiet_startup = False
+        super().__init__(*args, **kwargs)
+        self._quiet_startup = False  # the hook order was the last of it
+
+    # -- a quiet start ---------------------------------------------------
+    def build_logger(self, log_level='INFO', log_file=None, **kwargs):
+        """MMEngine's logger; the terminal handlers skip the start-up
+        tables unless ``print_startup_info`` (see class doc)."""
+        logger = super().build_logger(log_level, log_file, **kwargs)
+        if not self.cfg.get('print_startup_info', False):
+            for handler in logger.handlers:
+                if isinstance(handler, logging.StreamHandler) and \
+                        not isinstance(handler, logging.FileHandler) and \
+                        not any(isinstance(f, _StartupToFileFilter)
+                                for f in handler.filters):
+                    handler.addFilter(_StartupToFileFilter(self))
+        return logger
+
+    def _log_env(self, env_cfg: dict) -> None:
+        self._quiet_startup = True
+        try:
+            super()._log_env(env_cfg)
+        finally:
+            self._quiet_startup = False
+        files = [h.baseFilename for h in self.logger.handlers
+                 if isinstance(h, logging.FileHandler)]
+        if files and not self.cfg.get('print_startup_info', False):
+            self.logger.info(f'Environment, config and hook order: written '
+                             f'to {files[0]} (print_startup_info=True or '
+                             f'--verbose prints them here)')
+
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        super().register_hooks(default_hooks, custom_hooks)
+        # MMEngine's __init__ logs the hook table next; __init__ above
+        # switches the quiet mode off after it.
+        self._quiet_startup = True
+
+    # -- schedules -------------------------------------------------------
+    def _build_param_scheduler(self, scheduler, optim_wrapper):
+        """MMEngine's, with ``T_max`` following the train loop."""
+        if isinstance(self._train_loop, BaseLoop):
+            scheduler = follow_train_loop(scheduler, self.max_epochs,
+                                          self.max_iters, self.logger)
+        return super()._build_param_scheduler(scheduler, optim_wrapper)
 
     # -- dataloaders -----------------------------------------------------
     @staticmethod
@@ -152,10 +211,15 @@ class FaultTolerantRunner(Runner):
     def resume(self, filename: str, resume_optimizer: bool = True,
                resume_param_scheduler: bool = True,
                map_location: Union[str, Callable] = 'default') -> None:
-        """Resume with MMEngine's classes allow-listed for this load."""
+        """Resume with MMEngine's classes allow-listed for this load; a
+        checkpoint of another schedule length follows the config's
+        (:func:`.schedule_length.follow_schedule_after_resume`)."""
+        planned = schedule_lengths(self.param_schedulers)
         with checkpoint_safe_globals():
             super().resume(filename, resume_optimizer,
                            resume_param_scheduler, map_location)
+        if resume_param_scheduler:
+            follow_schedule_after_resume(self, planned)
 
     def load_or_resume(self) -> None:
         """Resolve ``--resume`` without a path robustly (see class doc)."""
@@ -172,6 +236,22 @@ class FaultTolerantRunner(Runner):
             if found is None:
                 self._resume = False
         return super().load_or_resume()
+
+
+class _StartupToFileFilter(logging.Filter):
+    """Drops a runner's INFO records on a terminal handler while the
+    runner logs its start-up tables (warnings always pass)."""
+
+    def __init__(self, runner) -> None:
+        super().__init__()
+        import weakref
+        self._runner = weakref.ref(runner)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        runner = self._runner()
+        return not (runner is not None
+                    and getattr(runner, '_quiet_startup', False)
+                    and record.levelno <= logging.INFO)
 
 
 def _process_alive(pid: int) -> bool:

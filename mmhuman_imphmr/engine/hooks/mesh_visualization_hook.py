@@ -33,7 +33,11 @@ class MeshVisualizationHook(Hook):
         side_view_deg (float): Azimuth of the turned prediction panel.
             Defaults to 90.
         test_out_dir (str, optional): Also draw test samples, into this
-            folder (relative to the log dir) instead of the backends.
+            folder (relative to the log dir, ``<work_dir>/<timestamp>``)
+            instead of the backends. ``tools/test.py --show-dir`` sets it.
+        show (bool): Also display the test drawings in a window
+            (``tools/test.py --show``). Defaults to False.
+        wait_time (float): Seconds each window stays. Defaults to 1.
     """
 
     priority = 'LOW'
@@ -43,12 +47,16 @@ class MeshVisualizationHook(Hook):
                  max_samples: int = 4,
                  draw_gt: bool = True,
                  side_view_deg: float = 90.0,
-                 test_out_dir: Optional[str] = None) -> None:
+                 test_out_dir: Optional[str] = None,
+                 show: bool = False,
+                 wait_time: float = 1.0) -> None:
         self.enable = enable
         self.max_samples = int(max_samples)
         self.draw_gt = draw_gt
         self.side_view_deg = float(side_view_deg)
         self.test_out_dir = test_out_dir
+        self.show = bool(show)
+        self.wait_time = float(wait_time)
         self._visualizer: Optional[MeshVisualizer] = None
         self._drawn = 0
 
@@ -94,13 +102,15 @@ class MeshVisualizationHook(Hook):
 
     def after_test_iter(self, runner, batch_idx: int, data_batch: dict,
                         outputs: Sequence) -> None:
-        if not self.enable or self.test_out_dir is None:
+        if not self.enable or (self.test_out_dir is None and not self.show):
             return
-        out_dir = osp.join(runner.log_dir, self.test_out_dir)
-        self._draw(runner, data_batch, outputs, 0, out_dir=out_dir)
+        out_dir = None if self.test_out_dir is None else osp.join(
+            runner.log_dir, self.test_out_dir)
+        self._draw(runner, data_batch, outputs, 0, out_dir=out_dir,
+                   show=self.show)
 
     def _draw(self, runner, data_batch: dict, outputs: Sequence, step: int,
-              out_dir: Optional[str]) -> None:
+              out_dir: Optional[str], show: bool = False) -> None:
         visualizer = self._get_visualizer(runner)
         inputs = data_batch['inputs']
         for i, sample in enumerate(outputs):
@@ -119,7 +129,8 @@ class MeshVisualizationHook(Hook):
                 os.makedirs(out_dir, exist_ok=True)
                 out_file = osp.join(out_dir, f'test_sample_{idx}.png')
             visualizer.add_datasample(name, image, sample,
-                                      draw_gt=self.draw_gt,
+                                      draw_gt=self.draw_gt, show=show,
+                                      wait_time=self.wait_time,
                                       out_file=out_file, step=step,
                                       side_view_deg=self.side_view_deg)
             self._drawn += 1
