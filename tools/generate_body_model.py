@@ -6,14 +6,11 @@ Example::
         [--seed 0] [--overwrite]
 """
 import argparse
-import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
 from mmhuman_imphmr.body_models.synthetic import \
-    generate_synthetic_body_model  # noqa: E402
+    generate_synthetic_body_model
 
 
 def parse_args() -> argparse.Namespace:

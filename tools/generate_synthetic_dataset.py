@@ -10,13 +10,9 @@ in-the-wild (``synthetic_train_wild.npz``: perturbed SMPL, exact 2D
 keypoints, no 3D joints, like EFT fits) instead of studio.
 """
 import argparse
-import os.path as osp
-import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmhuman_imphmr.datasets.synthetic import (  # noqa: E402
+from mmhuman_imphmr.datasets.synthetic import (
     ensure_synthetic_dataset, generate_synthetic_dataset)
 
 

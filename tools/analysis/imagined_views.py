@@ -15,14 +15,10 @@ silhouette head, that head's output. Example (the synthetic benchmark)::
 import argparse
 import os
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
 import torch
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))))
 
 
 def parse_args(argv=None):

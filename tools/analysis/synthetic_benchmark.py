@@ -41,7 +41,6 @@ import time
 from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
 
 CONFIG_DIR = osp.join(ROOT, 'configs', 'synthetic_benchmark')
 DEFAULT_CONFIGS = ('baseline', 'ptn', 'reg', 'reg_imag', 'reg_imag_cons')

@@ -31,17 +31,15 @@ import argparse
 import glob
 import os
 import os.path as osp
-import sys
 from typing import Dict
 
 import numpy as np
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmhuman_imphmr.datasets.human_data_io import (  # noqa
+from mmhuman_imphmr.datasets.human_data_io import (
     load_pickle_numpy_only, save_human_data)
-from mmhuman_imphmr.datasets.keypoint_mapping import (  # noqa
+from mmhuman_imphmr.datasets.keypoint_mapping import (
     compress_keypoints, from_smpl49)
-from mmhuman_imphmr.utils.constants import NUM_JOINTS  # noqa
+from mmhuman_imphmr.utils.constants import NUM_JOINTS
 
 # OpenPose COCO-18 (3DPW's poses2d) -> index in SPIN's 49 (its 25 OpenPose
 # joints share the first 8 names; COCO-18 has no MidHip, so 8.. shift by one).

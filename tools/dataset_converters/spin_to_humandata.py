@@ -20,16 +20,14 @@ Example::
 import argparse
 import os
 import os.path as osp
-import sys
 from typing import Optional
 
 import numpy as np
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmhuman_imphmr.datasets.human_data_io import save_human_data  # noqa
-from mmhuman_imphmr.datasets.keypoint_mapping import (  # noqa
+from mmhuman_imphmr.datasets.human_data_io import save_human_data
+from mmhuman_imphmr.datasets.keypoint_mapping import (
     compress_keypoints, from_smpl49)
-from mmhuman_imphmr.utils.constants import NUM_OPENPOSE_JOINTS  # noqa
+from mmhuman_imphmr.utils.constants import NUM_OPENPOSE_JOINTS
 
 REQUIRED = {'imgname': None, 'center': (2, ), 'scale': (), 'part': (24, 3)}
 OPTIONAL = {'openpose': (25, 3), 'S': (24, 4), 'pose': (72, ),
