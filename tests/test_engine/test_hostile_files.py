@@ -82,8 +82,13 @@ def child_script(call: str) -> str:
         imports.append('from mmhuman_imphmr.datasets.human_data_io import '
                        'load_human_data')
     if 'make_runner' in call:
-        imports.append('from mmhuman_imphmr.engine import '
-                       'FaultTolerantRunner')
+        # A first training run registers what building dataloaders
+        # registers (copyreg entries); the snapshot then sees only the load.
+        imports.append(f'sys.path.insert(0, {osp.join(REPO, "tests")!r}); '
+                       'from test_engine.toy_runner import make_runner; '
+                       'import shutil, tempfile; _w = tempfile.mkdtemp(); '
+                       'make_runner(_w, max_epochs=1).train(); '
+                       'shutil.rmtree(_w)')
     return CHILD.format(repo=REPO, call=call, imports='\n'.join(imports))
 
 
