@@ -35,7 +35,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config, key=value (e.g. '
-        'train_dataloader.batch_size=8); applied after the other flags')
+        'train_dataloader.batch_size=8); applied after the other flags '
+        '(except --no-validate)')
     parser.add_argument(
         '--verbose', action='store_true',
         help='also print the environment, the config and the hook order to '
@@ -152,10 +153,6 @@ def merge_train_args(cfg: Config, args: argparse.Namespace) -> Config:
                 f'lr is for>) in the config (see configs/_base_/schedules/'
                 f'adam_50e.py); found auto_scale_lr={scale!r}')
         cfg.auto_scale_lr.enable = True
-    if args.no_validate:
-        cfg.val_cfg = None
-        cfg.val_dataloader = None
-        cfg.val_evaluator = None
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -167,6 +164,12 @@ def merge_train_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.randomness.seed = args.seed
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.no_validate:
+        # After --cfg-options, so that options shared by the val and test
+        # dataloaders (their data root, say) can still be given.
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
     use_cpu_distributed(cfg)
     return cfg
 
