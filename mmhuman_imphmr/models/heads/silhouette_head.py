@@ -23,6 +23,7 @@ from mmhuman_imphmr.utils.constants import (CROP_SIZE, FOCAL_LENGTH,
 from mmhuman_imphmr.utils.geometry import weak_perspective_to_translation
 from mmhuman_imphmr.utils.typing import ConfigType, LossDict, OptConfigType
 from ..estimators.loss_routing import ViewPlan
+from ..utils.gemm_deconv import GemmConvTranspose2d
 
 
 def fit_weak_perspective(joints: torch.Tensor, keypoints2d: torch.Tensor,
@@ -145,8 +146,10 @@ class SilhouetteHead(BaseModule):
         prev = in_channels
         for width in channels:
             layers += [
-                nn.ConvTranspose2d(prev, width, 4, stride=2, padding=1,
-                                   bias=False),
+                # = nn.ConvTranspose2d (same weights); faster on the CPU
+                # for the first, 4 x 4 input block (see GemmConvTranspose2d)
+                GemmConvTranspose2d(prev, width, 4, stride=2, padding=1,
+                                    bias=False),
                 nn.BatchNorm2d(width),
                 nn.ReLU(inplace=True),
             ]
