@@ -236,15 +236,18 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         targets = stack_targets(data_samples, feats.device)
         plan = self.routing.plan(targets, view_aware=self.view_aware,
                                  silhouette=self.silhouette_head is not None)
-        out = self.neck(feats, plan.phi)  # views [0, (phi_a)], rows b*V + v
-        cons_latent = None
-        if plan.runs('cons'):  # phi2 of the L_cons samples only
-            cons_latent = self.neck(feats[plan.cons_index],
-                                    plan.cons_phi[:, None]).latent
-        losses = self.head.loss(out.latent, targets, plan, cons_latent)
+        # One neck pass: views [0, (phi_a)] of every sample (rows b*V + v),
+        # then phi2 of the L_cons samples only (rows B*V + i).
+        extra = (plan.cons_index, plan.cons_phi) if plan.runs('cons') else None
+        out = self.neck(feats, plan.phi, extra=extra)
+        rows = plan.phi.numel()
+        latent, cons_latent = out.latent[:rows], None
+        if extra is not None:
+            cons_latent = out.latent[rows:]
+        losses = self.head.loss(latent, targets, plan, cons_latent)
         if self.silhouette_head is not None:
             losses.update(self.silhouette_head.loss(
-                out.feature_map, targets, plan, self.head.body_model))
+                out.feature_map[:rows], targets, plan, self.head.body_model))
         return losses
 
     def predict(self, inputs: Tensor, data_samples: list) -> list:

@@ -260,9 +260,21 @@ class SMPLRegressionHead(BaseModule):
         Returns:
             dict: ``loss_{reg,imag,cons}_{term}``.
         """
-        num_views = plan.phi.shape[1]
+        num_views, rows = plan.phi.shape[1], latent.shape[0]
+        if plan.runs('cons') and cons_latent is None:
+            raise ValueError('SMPLRegressionHead.loss: the plan runs '
+                             'L_cons but cons_latent is None')
+        # One regressor pass over the views and L_cons's second views (one
+        # weight-gradient product per layer instead of two); only the views
+        # of L_reg / L_imag are decoded (L_cons compares parameters).
+        both = latent if cons_latent is None else torch.cat(
+            [latent, cons_latent])
+        params = self(both, decode=False)
+        main = {k: v[:rows] for k, v in params.items()}
+        main.update(self.decode(main['pred_rotmat'], main['pred_betas'],
+                                main['pred_cam']))
         preds = {k: rearrange(v, '(b v) ... -> b v ...', v=num_views)
-                 for k, v in self(latent).items()}  # Tensor[B, V, ...]
+                 for k, v in main.items()}  # Tensor[B, V, ...]
 
         def view(v: int) -> Dict[str, torch.Tensor]:
             return {k: t[:, v] for k, t in preds.items()}
@@ -277,15 +289,12 @@ class SMPLRegressionHead(BaseModule):
                 view(1), rotate_targets_to_view(targets, plan.imag_phi),
                 weights, 'imag', tuple(weights)))
         if plan.runs('cons'):
-            if cons_latent is None:
-                raise ValueError('SMPLRegressionHead.loss: the plan runs '
-                                 'L_cons but cons_latent is None')
             idx = plan.cons_index
             weights = plan.weights['cons']
             # The routing gives both terms the same sample mask.
             cons = self.consistency_loss(
                 {k: v[idx] for k, v in view(1).items()},
-                self(cons_latent, decode=False), plan.imag_phi[idx],
+                {k: v[rows:] for k, v in params.items()}, plan.imag_phi[idx],
                 plan.cons_phi, sample_weight=next(iter(weights.values()))[idx])
             losses.update({k: v for k, v in cons.items()
                            if k[len('loss_cons_'):] in weights})

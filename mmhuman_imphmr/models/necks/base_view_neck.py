@@ -140,26 +140,50 @@ class BaseViewNeck(BaseModule, metaclass=ABCMeta):
         return self.aggregation(fmap)
 
     def forward(self, feats: torch.Tensor,
-                phi: Optional[torch.Tensor] = None) -> NeckOutput:
+                phi: Optional[torch.Tensor] = None,
+                extra: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+                ) -> NeckOutput:
         """Encode, render / project the views ``phi``, aggregate.
 
         Args:
             feats (Tensor[B, C_in, h, w]): Backbone map.
             phi (Tensor[B, V] | Tensor[B] | None): Azimuths (radians);
                 ``None`` is the canonical view ``phi = 0``, ``V = 1``.
+            extra (tuple, optional): ``(index Tensor[Ne] long, phi
+                Tensor[Ne])``: ``Ne`` more rows, row ``B*V + i`` is sample
+                ``index[i]`` seen at ``phi[i]`` (``L_cons``'s second view of
+                some samples). They are rendered in the same pass from the
+                same ``z_fg``, so the encoder runs once per image.
 
         Returns:
-            NeckOutput: ``latent Tensor[B*V, C]``, ``feature_map`` and
-            ``opacity``, row ``b*V + v``.
+            NeckOutput: ``latent Tensor[B*V (+ Ne), C]``, ``feature_map``
+            and ``opacity``, row ``b*V + v`` then the extra rows.
         """
         z_fg = self.encode(feats)  # (B, C_in)
         phi = self.check_phi(phi, feats.shape[0], z_fg)  # (B, V)
         num_views = phi.shape[1]
+        rows = feats.shape[0] * num_views
         views, opacity = self.forward_views(
             z_fg, rearrange(phi, 'b v -> (b v)'), num_views)
-        if not self.view_aware:
-            views = repeat(views, 'b ... -> (b v) ...', v=num_views)  # (B*V, ...)
-        rows, dims = feats.shape[0] * num_views, 4 if self.renders_map else 2
+        if not self.view_aware:  # (B, ...) -> (B*V, ...)
+            views = repeat(views, 'b ... -> (b v) ...', v=num_views)
+        if extra is not None:
+            index, extra_phi = extra
+            if (index.dim() != 1 or extra_phi.shape != index.shape
+                    or index.dtype not in (torch.int32, torch.int64)):
+                raise ValueError(
+                    f'{type(self).__name__}: extra must be (index '
+                    f'Tensor[Ne] long, phi Tensor[Ne]), found '
+                    f'{tuple(index.shape)} {index.dtype} and '
+                    f'{tuple(extra_phi.shape)}')
+            # One more view of some samples, from the z_fg computed above.
+            more, more_opacity = self.forward_views(
+                z_fg[index], extra_phi.to(z_fg.dtype), 1)
+            views = torch.cat([views, more])
+            if opacity is not None:
+                opacity = torch.cat([opacity, more_opacity])
+            rows += index.numel()
+        dims = 4 if self.renders_map else 2
         if views.dim() != dims or views.shape[0] != rows:
             raise ValueError(
                 f'{type(self).__name__}.forward_views must return '

@@ -246,3 +246,29 @@ def test_late_projection_is_exact():
     torch.testing.assert_close(a.feature_map, b.feature_map, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(a.latent, b.latent, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(a.opacity, b.opacity)
+
+
+@pytest.mark.parametrize('cls', list(SMALL))
+def test_extra_rows_equal_a_separate_pass(cls):
+    """``extra=(index, phi)`` appends the rows a separate pass at those views
+    of those samples gives (eval mode: no dropout / batch statistics), and
+    leaves the first B*V rows as they are without it."""
+    torch.manual_seed(0)
+    neck = cls(**SMALL[cls]).eval()
+    feats = torch.randn(3, C, 5, 5)
+    phi = torch.rand(3, 2) * 6.28
+    index = torch.tensor([2, 0])
+    extra_phi = torch.tensor([1.0, 4.0])
+    with torch.no_grad():
+        out = neck(feats, phi, extra=(index, extra_phi))
+        plain = neck(feats, phi)
+        separate = neck(feats[index], extra_phi[:, None])
+    assert out.latent.shape[0] == 6 + 2
+    torch.testing.assert_close(out.latent[:6], plain.latent)
+    torch.testing.assert_close(out.latent[6:], separate.latent)
+    if neck.renders_map:
+        torch.testing.assert_close(out.feature_map[6:], separate.feature_map)
+    if plain.opacity is not None:
+        torch.testing.assert_close(out.opacity[6:], separate.opacity)
+    with pytest.raises(ValueError, match='extra must be'):
+        neck(feats, phi, extra=(index.float(), extra_phi))
