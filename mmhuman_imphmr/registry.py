@@ -62,8 +62,9 @@ VISBACKENDS = Registry(
 # defines them): with default_scope='mmhuman_imphmr' MMEngine looks for a
 # child of this scope in each; without one it falls back to the root with a
 # "Failed to search registry with scope" warning per registry. This package
-# registers nothing of its own in them (its runner and model wrapper live in
-# MMEngine's roots, found through the parent), so they have no locations.
+# registers nothing of its own in most of them (its runner and model wrapper
+# live in MMEngine's roots, found through the parent); OPTIM_WRAPPERS holds
+# its AmpOptimWrapper.
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS)
 RUNNER_CONSTRUCTORS = Registry('runner constructor',
                                parent=MMENGINE_RUNNER_CONSTRUCTORS)
@@ -73,7 +74,9 @@ MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS)
 WEIGHT_INITIALIZERS = Registry('weight initializer',
                                parent=MMENGINE_WEIGHT_INITIALIZERS)
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS)
-OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS)
+# AmpOptimWrapper (bf16 on the CPU as well) is this package's own.
+OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS,
+                          locations=['mmhuman_imphmr.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS)

@@ -13,6 +13,7 @@ from mmhuman_imphmr.registry import MODELS
 from mmhuman_imphmr.utils.constants import (JOINT_IDS, NUM_EXTRA_JOINTS,
                                             NUM_H36M_JOINTS, NUM_SMPL_JOINTS,
                                             NUM_SMPL_VERTICES)
+from mmhuman_imphmr.utils.precision import fp32_region
 from .smpl_file import (InvalidBodyModelFileError, body_model_files,
                         load_joint_regressor, load_smpl_model_file)
 
@@ -135,6 +136,7 @@ class SMPL(nn.Module):
                 f'one batch size B; found {found}')
         return batch.pop()
 
+    @fp32_region
     def forward(self,
                 global_orient: torch.Tensor,
                 body_pose: torch.Tensor,

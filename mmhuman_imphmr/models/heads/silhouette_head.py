@@ -21,6 +21,7 @@ from mmhuman_imphmr.renderer.view_silhouette import render_view_silhouettes
 from mmhuman_imphmr.utils.constants import (CROP_SIZE, FOCAL_LENGTH,
                                             GT_LEFT_HIP, GT_RIGHT_HIP)
 from mmhuman_imphmr.utils.geometry import weak_perspective_to_translation
+from mmhuman_imphmr.utils.precision import fp32_region
 from mmhuman_imphmr.utils.typing import ConfigType, LossDict, OptConfigType
 from ..estimators.loss_routing import ViewPlan
 from ..utils.gemm_deconv import GemmConvTranspose2d
@@ -186,6 +187,7 @@ class SilhouetteHead(BaseModule):
         return float(self.loss_module.loss_weight)
 
     @torch.no_grad()
+    @fp32_region  # the rasterizer and the GT mesh in float32 under AMP
     def make_targets(self, body_model: nn.Module,
                      targets: Dict[str, torch.Tensor], phi: torch.Tensor
                      ) -> tuple:

@@ -14,6 +14,7 @@ import torch.nn as nn
 from mmhuman_imphmr.registry import MODELS
 from mmhuman_imphmr.utils.constants import (GT_LEFT_HIP, GT_RIGHT_HIP,
                                             NUM_GT_JOINTS, NUM_OPENPOSE_JOINTS)
+from mmhuman_imphmr.utils.precision import fp32_region
 from .utils import mask_invalid_target, weighted_sample_mean
 
 # Hips within the 24 GT joints (the 3D targets hold only those 24).
@@ -123,6 +124,7 @@ class Keypoint2DLoss(nn.Module):
         self.openpose_weight = openpose_weight
         self.gt_weight = gt_weight
 
+    @fp32_region
     def forward(self, pred: torch.Tensor, target: torch.Tensor,
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         """See :func:`keypoint_2d_loss`."""
@@ -142,6 +144,7 @@ class Keypoint3DLoss(nn.Module):
         super().__init__()
         self.loss_weight = loss_weight
 
+    @fp32_region
     def forward(self, pred: torch.Tensor, target: torch.Tensor,
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         """See :func:`keypoint_3d_loss`."""

@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 
 from mmhuman_imphmr.registry import MODELS
+from mmhuman_imphmr.utils.precision import fp32_region
 from .utils import weighted_sample_mean
 
 
@@ -52,6 +53,7 @@ class SilhouetteLoss(nn.Module):
         super().__init__()
         self.loss_weight = loss_weight
 
+    @fp32_region
     def forward(self, logits: torch.Tensor, target: torch.Tensor,
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.loss_weight * silhouette_loss(logits, target, weight)

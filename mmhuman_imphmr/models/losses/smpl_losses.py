@@ -11,6 +11,7 @@ import torch.nn as nn
 
 from mmhuman_imphmr.registry import MODELS
 from mmhuman_imphmr.utils.geometry import rotate_global_orient_to_view
+from mmhuman_imphmr.utils.precision import fp32_region
 from .utils import mask_invalid_target, weighted_sample_mean
 
 
@@ -122,6 +123,7 @@ class PoseLoss(nn.Module):
         super().__init__()
         self.loss_weight = loss_weight
 
+    @fp32_region
     def forward(self, pred_rotmat: torch.Tensor, target_rotmat: torch.Tensor,
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.loss_weight * pose_loss(pred_rotmat, target_rotmat, weight)
@@ -159,6 +161,7 @@ class BetasLoss(nn.Module):
         self.max_abs_betas = max_abs_betas
         self.outliers = outliers
 
+    @fp32_region
     def forward(self, pred_betas: torch.Tensor, target_betas: torch.Tensor,
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         if self.max_abs_betas is not None:
@@ -189,6 +192,7 @@ class CameraPriorLoss(nn.Module):
         self.loss_weight = loss_weight
         self.sharpness = sharpness
 
+    @fp32_region
     def forward(self, pred_cam: torch.Tensor,
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.loss_weight * camera_prior_loss(pred_cam, weight,
@@ -218,6 +222,7 @@ class ViewConsistencyLoss(nn.Module):
         self.betas_weight = betas_weight
         self.stop_gradient = stop_gradient
 
+    @fp32_region
     def forward(self, rotmat_a: torch.Tensor, betas_a: torch.Tensor,
                 rotmat_b: torch.Tensor, betas_b: torch.Tensor,
                 phi_a: torch.Tensor, phi_b: torch.Tensor,

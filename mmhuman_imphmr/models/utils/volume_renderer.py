@@ -23,6 +23,7 @@ from mmhuman_imphmr.utils.constants import (GIRAFFE_CAMERA_RADIUS,
                                             GIRAFFE_FAR, GIRAFFE_FOV,
                                             GIRAFFE_NEAR)
 from mmhuman_imphmr.utils.geometry import camera_pose_for_view
+from mmhuman_imphmr.utils.precision import fp32_region
 
 FieldFn = Callable[[torch.Tensor, torch.Tensor],
                    Tuple[torch.Tensor, torch.Tensor]]
@@ -203,6 +204,7 @@ class VolumeRenderer(nn.Module):
             t = low + (high - low) * torch.rand_like(low)
         return t
 
+    @fp32_region
     def density(self, raw: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """Non-negative density from the field's raw output.
 
@@ -227,6 +229,7 @@ class VolumeRenderer(nn.Module):
             sigma = sigma * inside.to(sigma.dtype)
         return sigma
 
+    @fp32_region
     def composite(self, sigma: torch.Tensor, feat: torch.Tensor,
                   t: torch.Tensor, ray_length: torch.Tensor
                   ) -> Tuple[torch.Tensor, torch.Tensor]:
