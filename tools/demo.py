@@ -97,8 +97,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     views.add_argument('--views', type=float, nargs='*', default=None,
                        metavar='DEG',
                        help='imagined views at these azimuths (degrees; '
-                       f'none given: {" ".join(f"{v:g}" for v in DEFAULT_VIEWS)})'
-                       '; default: on for images, off for videos')
+                       'none given: 0 90 180 270); default: on for '
+                       'images, off for videos')
     views.add_argument('--no-views', action='store_true')
     parser.add_argument('--save-mesh', action=argparse.BooleanOptionalAction,
                         default=None,
@@ -205,11 +205,15 @@ def load_bbox_file(path: str, score_thr: float = 0.3,
 
 def boxes_inside(boxes: np.ndarray, shape: Tuple[int, ...], name: str,
                  source: str) -> np.ndarray:
-    """Drop (with a warning) the boxes that do not overlap the image."""
+    """Drop (with a warning) the boxes that do not overlap the image;
+    refuse boxes without area."""
     height, width = shape[:2]
     keep = []
     for box in np.asarray(boxes, np.float32).reshape(-1, 4):
         x, y, w, h = box
+        if not (w > 0 and h > 0):
+            raise ValueError(f'{name}: box {box.tolist()} from {source} has '
+                             f'no area: expected [x, y, w, h] with w, h > 0')
         if x >= width or y >= height or x + w <= 0 or y + h <= 0:
             warnings.warn(f'{name}: box {box.tolist()} from {source} is '
                           f'entirely outside the {width} x {height} image: '
@@ -224,7 +228,8 @@ def boxes_inside(boxes: np.ndarray, shape: Tuple[int, ...], name: str,
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Temporary file beside ``path``, then ``os.replace`` (engine.atomic_io)."""
+    """Temporary file beside ``path``, then ``os.replace``
+    (``engine.atomic_io``)."""
     from mmhuman_imphmr.engine.atomic_io import atomic_write_bytes
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     atomic_write_bytes(path, data)
@@ -252,11 +257,12 @@ def check_finite(person: Dict[str, np.ndarray], name: str, k: int) -> None:
     bad = [key for key in PARAM_KEYS + ARRAY_KEYS + VIEW_KEYS
            if key in person and not np.isfinite(person[key]).all()]
     if bad:
+        box = np.asarray(person['bbox_xywh']).tolist()
         raise ValueError(
-            f'{name}: person {k} (box {np.asarray(person["bbox_xywh"]).tolist()}'
-            f') has non-finite values in {bad}: nothing written for it. The '
-            f'checkpoint or the input is broken (check the checkpoint loads '
-            f'and the box lies on the image)')
+            f'{name}: person {k} (box {box}) has non-finite values in '
+            f'{bad}: nothing written for it. The checkpoint or the input '
+            f'is broken (check the checkpoint loads and the box lies on '
+            f'the image)')
 
 
 def overlay_people(image_bgr: np.ndarray, people: List[dict],

@@ -180,6 +180,12 @@ def test_box_outside_and_bbox_file_typo_warn(body_model_root, tmp_path):
     assert written == []
     boxes = str(tmp_path / 'boxes.json')
     with open(boxes, 'w') as f:
+        json.dump({'person.png': [[10, 10, 0, 30]]}, f)
+    with pytest.raises(ValueError, match=r'person: box .* from .*boxes.json '
+                       'has no area'):
+        demo.run(_args(body_model_root, '--input', image, '--bbox-file',
+                       boxes, '--out-dir', str(tmp_path / 'c')))
+    with open(boxes, 'w') as f:
         json.dump({'persn.png': [BOX]}, f)
     with pytest.warns(UserWarning, match=r'match no input.*"person.png"'):
         written = demo.run(_args(body_model_root, '--input', image,
