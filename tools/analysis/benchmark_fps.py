@@ -5,8 +5,18 @@ iterations, then ``--iters`` timed forward passes (``torch.cuda.synchronize``
 around the clock on GPU). Each model runs ``--repeats`` rounds and the best
 round is reported (best-of-N: the least disturbed by other processes on a
 shared machine; the rounds of all models are interleaved so that they
-share the same load). One pass is the full inference path: backbone, neck at
-``phi = 0``, regressor and the SMPL mesh (``ImpHMR.predict``).
+share the same load). ``--protocol forward`` (default, Tables 6/7) times the
+model's forward only: backbone, neck at ``phi = 0``, regressor and the SMPL
+mesh, outputs left on the device; ``--protocol predict`` times
+``ImpHMR.predict`` (also writing every output into data samples on the CPU,
+the demo's path). The plain HMR (``hmr_r50_mix``, no attention) is the
+paper's HMR-EFT reference, reported beside the attention baseline.
+``--compile MODE`` wraps the timed forward in ``torch.compile(mode=MODE)``
+(``reduce-overhead`` uses CUDA graphs on a GPU: the batch-1 setting).
+``--amp`` runs inference under autocast (fp16 on CUDA, bf16 on a CPU with
+bf16 units) and the training step through the config's optim wrapper turned
+into ``AmpOptimWrapper``, as ``tools/train.py --amp`` does; on a CPU without
+bf16 units both fall back to float32 and the report says so.
 
 Models are built from their configs with pretrained initialisation off and
 the synthetic body model (generated if missing), so the script runs
@@ -15,8 +25,8 @@ anywhere; the body model's files do not change the cost. Default models:
 ImpHMR with rendered maps of 1, 2 and 6 (``model.neck.map_size``).
 
 ``--train-step`` also measures one optimisation step (loss with every view
-term, backward, Adam) at ``--batch-size`` on a made-up labelled/unlabelled
-batch, and the peak memory: ``torch.cuda.max_memory_allocated`` on GPU, the
+term, backward, the config's optimizer and gradient clipping through its
+optim wrapper) at ``--batch-size`` on a made-up labelled/unlabelled batch, and the peak memory: ``torch.cuda.max_memory_allocated`` on GPU, the
 process high-water mark ``ru_maxrss`` on CPU. Each model is measured in a
 fresh subprocess so high-water marks do not mix.
 
@@ -24,6 +34,8 @@ Usage::
 
     python tools/analysis/benchmark_fps.py --out work_dirs/benchmark.json
     python tools/analysis/benchmark_fps.py --train-step --batch-size 8
+    python tools/analysis/benchmark_fps.py --iters 10000 --compile \
+        reduce-overhead                                  # on a GPU
 """
 import argparse
 import json
@@ -44,6 +56,8 @@ DEFAULT_MODELS = [
     ('imphmr_r50_mix', 'configs/imphmr_r50_mix.py', {}),
     ('baseline_r50_mix', 'configs/baseline_r50_mix.py', {}),
     ('ptn_r50_mix', 'configs/ptn_r50_mix.py', {}),
+    # the paper's HMR-EFT: plain HMR (SPIN's network), no attention
+    ('hmr_r50_mix', 'configs/hmr_r50_mix.py', {}),
     ('imphmr_r50_mix map1', 'configs/imphmr_r50_mix.py',
      {'model.neck.map_size': 1}),
     ('imphmr_r50_mix map2', 'configs/imphmr_r50_mix.py',
@@ -81,6 +95,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=8,
                         help='batch of the training step')
     parser.add_argument('--train-iters', type=int, default=3)
+    parser.add_argument('--protocol', choices=['forward', 'predict'],
+                        default='forward',
+                        help='forward: the model\'s forward only (paper '
+                        'Tables 6/7); predict: ImpHMR.predict with outputs '
+                        'written to data samples')
+    parser.add_argument('--compile', default=None,
+                        choices=['default', 'reduce-overhead',
+                                 'max-autotune'],
+                        help='torch.compile the timed forward with this mode')
+    parser.add_argument('--amp', action='store_true',
+                        help='autocast inference and an AmpOptimWrapper '
+                        'training step (bf16 on CPUs with bf16 units)')
     parser.add_argument('--out', default='work_dirs/benchmark_fps.json')
     parser.add_argument('--worker', default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -141,28 +167,66 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def amp_dtype(device: str) -> Optional[torch.dtype]:
+    """Autocast dtype of ``--amp`` here, or None where it falls back."""
+    if device.startswith('cuda'):
+        return torch.float16
+    from mmhuman_imphmr.engine.amp_optim_wrapper import cpu_bf16_support
+    return torch.bfloat16 if cpu_bf16_support() else None
+
+
+def forward_fn(model: torch.nn.Module, protocol: str):
+    """The timed pass of one batch-1 image."""
+    from mmhuman_imphmr.structures import MeshDataSample
+    if protocol == 'predict':
+        return lambda x: model.predict(x, [MeshDataSample()])
+
+    def forward(x: torch.Tensor):
+        # backbone, neck at phi = 0, regressor, SMPL mesh; no silhouette
+        # decoder (training only) and nothing copied off the device
+        feats = model.extract_feat(x)
+        latent = model.neck(feats, None).latent
+        return model.head(latent, decode=True)
+
+    return forward
+
+
 @torch.no_grad()
 def time_inference(models: List[torch.nn.Module], device: str, size: int,
-                   warmup: int, iters: int,
-                   repeats: int) -> List[Dict[str, float]]:
+                   warmup: int, iters: int, repeats: int,
+                   protocol: str = 'forward', compile_mode: Optional[str] = None,
+                   dtype: Optional[torch.dtype] = None
+                   ) -> List[Dict[str, float]]:
     """Best-of-``repeats`` fps of ``iters`` batch-1 passes, per model.
 
     The rounds are interleaved (round r of every model, then round r + 1),
     so on a shared machine every model sees the same spread of load.
     """
-    from mmhuman_imphmr.structures import MeshDataSample
     inputs = torch.randn(1, 3, size, size, device=device)
+    device_type = 'cuda' if device.startswith('cuda') else 'cpu'
+    fns = []
     for model in models:
         model.eval()
-        for _ in range(warmup):
-            model.predict(inputs, [MeshDataSample()])
+        fn = forward_fn(model, protocol)
+        if compile_mode:
+            fn = torch.compile(fn, mode=compile_mode)
+        fns.append(fn)
+
+    def call(fn):
+        with torch.autocast(device_type, dtype=dtype or torch.float32,
+                            enabled=dtype is not None):
+            return fn(inputs)
+
+    for fn in fns:
+        for _ in range(max(warmup, 3 if compile_mode else 0)):
+            call(fn)
     rounds: List[List[float]] = [[] for _ in models]
     for _ in range(repeats):
-        for m, model in enumerate(models):
+        for m, fn in enumerate(fns):
             _sync(device)
             start = time.perf_counter()
             for _ in range(iters):
-                model.predict(inputs, [MeshDataSample()])
+                call(fn)
             _sync(device)
             rounds[m].append(time.perf_counter() - start)
     out = []
@@ -196,11 +260,29 @@ def fake_batch(batch: int, size: int, device: str):
     return torch.randn(batch, 3, size, size, device=device), samples
 
 
+def build_optim_wrapper(model, config: str, amp: bool, device: str):
+    """The config's optim wrapper (optimizer, clipping), ``AmpOptimWrapper``
+    with ``amp`` as ``tools/train.py --amp`` makes it."""
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper as build
+    path = config if osp.isabs(config) or osp.exists(config) else osp.join(
+        ROOT, config)
+    cfg = Config.fromfile(path).optim_wrapper
+    if amp:
+        cfg.type = 'AmpOptimWrapper'
+        cfg.setdefault('loss_scale', 'dynamic')
+        cfg.device = 'cuda' if device.startswith('cuda') else 'cpu'
+    return build(model, cfg)
+
+
 def time_train_step(model, device: str, size: int, batch: int,
-                    iters: int) -> Dict[str, float]:
+                    iters: int, optim_wrapper=None) -> Dict[str, float]:
     """Best time of ``iters`` steps (after a warm-up step), peak memory."""
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=5e-5)
+    if optim_wrapper is None:
+        from mmengine.optim import OptimWrapper
+        optim_wrapper = OptimWrapper(
+            torch.optim.Adam(model.parameters(), lr=5e-5))
     inputs, samples = fake_batch(batch, size, device)
     if device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
@@ -208,11 +290,10 @@ def time_train_step(model, device: str, size: int, batch: int,
     for step in range(iters + 1):
         _sync(device)
         start = time.perf_counter()
-        losses = model.loss(inputs, samples)
+        with optim_wrapper.optim_context(model):
+            losses = model.loss(inputs, samples)
         loss = sum(v for k, v in losses.items() if k.startswith('loss'))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        optim_wrapper.update_params(loss)
         _sync(device)
         if step > 0:  # the first step allocates (warm-up)
             times.append(time.perf_counter() - start)
@@ -222,9 +303,14 @@ def time_train_step(model, device: str, size: int, batch: int,
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         kind = 'ru_maxrss (process high-water mark)'
+    amp_on = bool(getattr(optim_wrapper, 'enabled', False)) or (
+        device.startswith('cuda')
+        and type(optim_wrapper).__name__ == 'AmpOptimWrapper')
     return dict(step_s=min(times), step_s_mean=sum(times) / len(times),
                 peak_memory_mb=peak, memory_kind=kind,
-                loss_terms=sorted(losses))
+                optim_wrapper=type(optim_wrapper).__name__,
+                optimizer=repr(optim_wrapper.optimizer).splitlines()[0],
+                amp_active=amp_on, loss_terms=sorted(losses))
 
 
 def run_worker(args: argparse.Namespace) -> None:
@@ -232,8 +318,10 @@ def run_worker(args: argparse.Namespace) -> None:
     spec = json.loads(args.worker)
     model = build_model(spec['config'], spec['overrides'],
                         args.body_model_root, args.device)
+    wrapper = build_optim_wrapper(model, spec['config'], args.amp,
+                                  args.device)
     result = time_train_step(model, args.device, args.input_size,
-                             args.batch_size, args.train_iters)
+                             args.batch_size, args.train_iters, wrapper)
     print(json.dumps(result))
 
 
@@ -244,6 +332,8 @@ def train_step_subprocess(args, label: str, config: str,
             '--device', args.device, '--input-size', str(args.input_size),
             '--batch-size', str(args.batch_size), '--train-iters',
             str(args.train_iters), '--body-model-root', args.body_model_root]
+    if args.amp:
+        argv.append('--amp')
     if args.threads:
         argv += ['--threads', str(args.threads)]
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT,
@@ -290,8 +380,13 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         results.append(dict(label=label, config=config, overrides=overrides,
                             params_m=sum(p.numel()
                                          for p in model.parameters()) / 1e6))
+    dtype = amp_dtype(args.device) if args.amp else None
+    if args.amp and dtype is None:
+        print(f'--amp: {device_name(args.device)} has no bf16 matrix units: '
+              'inference and training steps run in float32')
     timings = time_inference(models, args.device, args.input_size,
-                             args.warmup, args.iters, args.repeats)
+                             args.warmup, args.iters, args.repeats,
+                             args.protocol, args.compile, dtype)
     del models
     for entry, timing, (label, config, overrides) in zip(results, timings,
                                                          specs):
@@ -307,8 +402,15 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                       warmup=args.warmup, iters=args.iters,
                       repeats=args.repeats,
                       reported='best round (rounds interleaved)',
-                      timed='ImpHMR.predict (backbone, neck at phi=0, '
-                      'regressor, SMPL mesh)', baseline=args.baseline,
+                      timed=('forward: backbone, neck at phi=0, regressor, '
+                             'SMPL mesh (outputs on the device)'
+                             if args.protocol == 'forward' else
+                             'ImpHMR.predict (forward + outputs written to '
+                             'data samples)'),
+                      protocol=args.protocol, compile=args.compile,
+                      amp=args.amp,
+                      amp_dtype=None if dtype is None else str(dtype),
+                      baseline=args.baseline,
                       train_batch_size=args.batch_size if args.train_step
                       else None),
         device=args.device, device_name=device_name(args.device),
