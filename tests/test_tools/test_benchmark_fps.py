@@ -56,10 +56,12 @@ def test_train_step_in_subprocess(body_model_root, tmp_path):
     out = str(tmp_path / 'train.json')
     bench.main(['--configs', CONFIG, '--body-model-root', body_model_root,
                 '--train-step', '--batch-size', '2', '--train-iters', '1',
-                '--out', out] + FAST)
+                '--train-rounds', '2', '--out', out] + FAST)
     with open(out) as f:
         (result, ) = json.load(f)['results']
     train = result['train']
+    assert len(train['rounds']) == 2  # two interleaved subprocess rounds
+    assert train['step_s'] == min(train['rounds'])
     assert train['step_s'] > 0 and train['peak_memory_mb'] > 0
     assert train['memory_kind'].startswith('ru_maxrss')
     # Every view-aware term ran (batch of 2: one labelled, one not).
