@@ -12,7 +12,6 @@ which does not build on Python 3.11). See the README's installation section;
 (``requirements/pinned.txt``).
 """
 import os.path as osp
-
 from setuptools import find_packages, setup
 
 

@@ -7,7 +7,10 @@
 _base_ = ['./imphmr_r50_mix.py']
 
 model = dict(
-    neck=dict(_delete_=True, type='GlobalPoolNeck', in_channels=2048,
-              use_attention=False),
+    neck=dict(
+        _delete_=True,
+        type='GlobalPoolNeck',
+        in_channels=2048,
+        use_attention=False),
     silhouette_head=None,
     train_cfg=dict(imag=False, cons=False))

@@ -24,8 +24,7 @@ model = dict(
     # The paper's loss weights (from the base config) are kept. Assumption
     # (speed on CPU): a narrow decoder to a 64 x 64 silhouette (the paper's
     # is 128 x 128; at 128 the silhouette branch was half of a CPU step).
-    silhouette_head=dict(
-        in_channels=512, channels=(32, ) * 4, out_size=64))
+    silhouette_head=dict(in_channels=512, channels=(32, ) * 4, out_size=64))
 
 # Assumption (speed on CPU): a short schedule, lr 3e-4 (the paper's 5e-5 is
 # for a SPIN-initialised R50) with a cosine decay, gradient clipping. Measured
@@ -38,8 +37,12 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 optim_wrapper = dict(
     optimizer=dict(type='Adam', lr=3e-4), clip_grad=dict(max_norm=50.0))
 param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=3e-6,
-         by_epoch=True, convert_to_iter_based=True)
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs,
+        eta_min=3e-6,
+        by_epoch=True,
+        convert_to_iter_based=True)
 ]
 
 # Assumption (speed on CPU): the synthetic crops (64 x 64, see the dataset

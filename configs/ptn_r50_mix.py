@@ -1,6 +1,6 @@
-# Baseline-PTN (sec. 4.2, supp. 6.1): the feature field replaced by a 4x4x4x2048
-# feature volume (Perspective Transformer Nets), projected with a max over
-# depth; trained with the same losses as ImpHMR.
+# Baseline-PTN (sec. 4.2, supp. 6.1): the feature field replaced by a
+# 4x4x4x2048 feature volume (Perspective Transformer Nets), projected with a
+# max over depth; trained with the same losses as ImpHMR.
 _base_ = ['./imphmr_r50_mix.py']
 
 model = dict(

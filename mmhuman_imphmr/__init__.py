@@ -1,15 +1,17 @@
 """mmhuman_imphmr: ImpHMR (CVPR 2023) as an OpenMMLab-2.0 plugin."""
 from .version import __version__
 
-# Version checks run at import so that a broken environment fails here, with the
-# command that fixes it, and not deep inside a registry build.
+# Version checks run at import so that a broken environment fails here, with
+# the command that fixes it, and not deep inside a registry build.
 _REQUIRED = {
-    # module: (minimum inclusive, maximum exclusive, pip requirement to install)
+    # module: (minimum inclusive, maximum exclusive, pip requirement to
+    # install)
     'mmengine': ('0.10.0', '0.11.0', "mmengine>=0.10.0,<0.11"),
     'mmcv': ('2.0.0', '2.3.0', "mmcv-lite>=2.0.0,<2.3.0  (or full mmcv 2.x)"),
     'mmpose': ('1.3.0', '1.4.0', "--no-deps 'mmpose>=1.3.0,<1.4.0'"),
     'smplx': ('0.1.28', '0.2.0', 'smplx==0.1.28'),
-    'torch': ('2.0.0', '3.0.0', 'torch (see README: torch==2.13.0 on CPU-only machines)'),
+    'torch': ('2.0.0', '3.0.0',
+              'torch (see README: torch==2.13.0 on CPU-only machines)'),
 }
 
 
@@ -40,9 +42,10 @@ def _check_versions() -> None:
             except metadata.PackageNotFoundError:
                 found = '0'
         if not _parse(low) <= _parse(found) < _parse(high):
-            problems.append(f'{module}=={found} found, but mmhuman_imphmr needs '
-                            f'{module}>={low},<{high}; install it with: '
-                            f'pip install {requirement}')
+            problems.append(
+                f'{module}=={found} found, but mmhuman_imphmr needs '
+                f'{module}>={low},<{high}; install it with: '
+                f'pip install {requirement}')
     if problems:
         raise ImportError('mmhuman_imphmr cannot start:\n  - ' +
                           '\n  - '.join(problems) +

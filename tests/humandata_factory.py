@@ -66,7 +66,9 @@ def packing_pipeline(input_size: int = 64) -> list:
     ]
 
 
-def write_humandata(folder: str, kind: str, num: int = 4,
+def write_humandata(folder: str,
+                    kind: str,
+                    num: int = 4,
                     seed: int = 0) -> str:
     """Write ``<folder>/<kind>.npz`` and ``<folder>/images/NNN.png``.
 
@@ -83,8 +85,9 @@ def write_humandata(folder: str, kind: str, num: int = 4,
     os.makedirs(osp.join(folder, 'images'), exist_ok=True)
     for path in paths:
         full = osp.join(folder, path)
-        cv2.imwrite(full, rng.integers(0, 256, (IMAGE_SIZE, IMAGE_SIZE, 3),
-                                       dtype=np.uint8))
+        cv2.imwrite(
+            full,
+            rng.integers(0, 256, (IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8))
     # Only SPIN's 24 GT joints are annotated (no OpenPose detections), as in
     # mmhuman3d's H36M and EFT files.
     mask49 = np.zeros(NUM_JOINTS, np.uint8)
@@ -97,21 +100,22 @@ def write_humandata(folder: str, kind: str, num: int = 4,
     kp2d, mask2d = from_smpl49(kp49, mask49)
     data = dict(
         image_path=np.array(paths),
-        bbox_xywh=np.tile(np.array([[x, y, w, h, 1.0]], np.float32),
-                          (num, 1)),
+        bbox_xywh=np.tile(np.array([[x, y, w, h, 1.0]], np.float32), (num, 1)),
         keypoints2d=compress_keypoints(kp2d, mask2d),
         keypoints2d_mask=mask2d)
     if has_kp3d:
         kp3d49 = np.zeros((num, NUM_JOINTS, 4), np.float32)
-        kp3d49[:, NUM_OPENPOSE_JOINTS:, :3] = rng.normal(
-            0, 0.3, (num, NUM_GT_JOINTS, 3))
+        kp3d49[:,
+               NUM_OPENPOSE_JOINTS:, :3] = rng.normal(0, 0.3,
+                                                      (num, NUM_GT_JOINTS, 3))
         kp3d49[..., 3] = 1.0
         kp3d, mask3d = from_smpl49(kp3d49, mask49)
-        data.update(keypoints3d=compress_keypoints(kp3d, mask3d),
-                    keypoints3d_mask=mask3d)
+        data.update(
+            keypoints3d=compress_keypoints(kp3d, mask3d),
+            keypoints3d_mask=mask3d)
     if has_smpl:
-        orient = np.tile([np.pi, 0.0, 0.0], (num, 1)) + rng.normal(
-            0, 0.1, (num, 3))
+        orient = np.tile([np.pi, 0.0, 0.0],
+                         (num, 1)) + rng.normal(0, 0.1, (num, 3))
         data['smpl'] = dict(
             global_orient=orient.astype(np.float32),
             body_pose=rng.normal(0, 0.2, (num, 23, 3)).astype(np.float32),
@@ -119,14 +123,17 @@ def write_humandata(folder: str, kind: str, num: int = 4,
                           1.5).astype(np.float32))
         data['has_smpl'] = np.ones(num, np.uint8)
     if kind == 'h36m':
-        data['meta'] = dict(gender=np.array(['m', 'f'] * (num // 2) +
-                                            ['m'] * (num % 2)))
+        data['meta'] = dict(
+            gender=np.array(['m', 'f'] * (num // 2) + ['m'] * (num % 2)))
     path = osp.join(folder, f'{kind}.npz')
     save_human_data(path, data, keypoints_compressed=True)
     return path
 
 
-def build_dataset(tmp_path, kind: str, num: int = 4, input_size: int = 64,
+def build_dataset(tmp_path,
+                  kind: str,
+                  num: int = 4,
+                  input_size: int = 64,
                   label_type: Optional[str] = 'default',
                   seed: int = 0) -> HumanImageDataset:
     """A :class:`HumanImageDataset` over a fresh file of ``kind``.
@@ -157,10 +164,13 @@ def build_dataset(tmp_path, kind: str, num: int = 4, input_size: int = 64,
         pipeline=packing_pipeline(input_size))
 
 
-def build_packed_batch(tmp_path, kind: str, num: int = 4,
-                       input_size: int = 64,
-                       label_type: Optional[str] = 'default'
-                       ) -> Tuple[torch.Tensor, List[MeshDataSample]]:
+def build_packed_batch(
+    tmp_path,
+    kind: str,
+    num: int = 4,
+    input_size: int = 64,
+    label_type: Optional[str] = 'default'
+) -> Tuple[torch.Tensor, List[MeshDataSample]]:
     """A packed batch of ``num`` samples of ``kind`` (see the module doc).
 
     Args:

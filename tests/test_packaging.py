@@ -36,9 +36,11 @@ def requires():
 
 
 def test_no_platform_pins(requires):
-    pins = [str(r) for r in requires
-            if any(s.operator in ('==', '===') or '+' in s.version
-                   for s in r.specifier)]
+    pins = [
+        str(r) for r in requires if any(
+            s.operator in ('==', '===') or '+' in s.version
+            for s in r.specifier)
+    ]
     assert not pins, (
         f'installed mmhuman_imphmr metadata pins {pins}; install_requires '
         f'and the extras (requirements/runtime.txt, mminstall.txt, '
@@ -69,8 +71,10 @@ def test_metadata_matches_requirements_files(requires):
     # The checks above read the installed metadata; this one says when that
     # is older than requirements/runtime.txt.
     with open(osp.join(ROOT, 'requirements', 'runtime.txt')) as f:
-        declared = {Requirement(line.split('#')[0].strip()).name.lower()
-                    for line in f if line.split('#')[0].strip()}
+        declared = {
+            Requirement(line.split('#')[0].strip()).name.lower()
+            for line in f if line.split('#')[0].strip()
+        }
     installed = {r.name.lower() for r in requires if _extra(r) is None}
     assert installed == declared, (
         f'installed metadata lists {sorted(installed)}, '
@@ -81,8 +85,9 @@ def test_makefile_installs_the_pinned_torch_first():
     # An unpinned torch would pull a CUDA build of several GB; the CPU build
     # on this machine's disk is 2.13.0.
     with open(osp.join(ROOT, 'requirements', 'pinned.txt')) as f:
-        pins = dict(line.split('#')[0].strip().split('==')
-                    for line in f if line.split('#')[0].strip())
+        pins = dict(
+            line.split('#')[0].strip().split('==') for line in f
+            if line.split('#')[0].strip())
     assert pins['torch'] == '2.13.0', pins
     with open(osp.join(ROOT, 'Makefile')) as f:
         installs = [line.strip() for line in f if '$(PIP) install' in line]

@@ -58,13 +58,19 @@ def expected_shapes(depth: int = 50) -> Dict[str, Dict[str, torch.Size]]:
         backbone = ResNet(depth=depth)
         head = SMPLRegressionHead(in_channels=backbone.out_channels)
     return {
-        'backbone': {k: v.shape for k, v in backbone.state_dict().items()},
-        'head': {k: v.shape for k, v in head.state_dict().items()},
+        'backbone': {
+            k: v.shape
+            for k, v in backbone.state_dict().items()
+        },
+        'head': {
+            k: v.shape
+            for k, v in head.state_dict().items()
+        },
     }
 
 
-def load_spin_state_dict(path: str) -> Tuple[Dict[str, torch.Tensor],
-                                             Dict[str, Any]]:
+def load_spin_state_dict(path: str
+                         ) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
     """Read SPIN's checkpoint safely and return its model state dict.
 
     Args:
@@ -85,8 +91,11 @@ def load_spin_state_dict(path: str) -> Tuple[Dict[str, torch.Tensor],
     if not isinstance(obj, Mapping):
         raise SpinCheckpointError(f'{path}: expected a dict with key "model", '
                                   f'found {type(obj).__name__}')
-    info = {k: obj[k] for k in ('epoch', 'total_step_count')
-            if k in obj and isinstance(obj[k], (int, float))}
+    info = {
+        k: obj[k]
+        for k in ('epoch', 'total_step_count')
+        if k in obj and isinstance(obj[k], (int, float))
+    }
     state = obj.get('model', obj)
     if not isinstance(state, Mapping):
         raise SpinCheckpointError(f'{path}: "model" is a '
@@ -100,11 +109,11 @@ def load_spin_state_dict(path: str) -> Tuple[Dict[str, torch.Tensor],
 
 
 def convert_spin_state_dict(
-        state: Mapping[str, torch.Tensor],
-        depth: int = 50,
-        backbone_prefix: str = 'backbone.',
-        head_prefix: str = 'head.',
-        source: str = '<state dict>'
+    state: Mapping[str, torch.Tensor],
+    depth: int = 50,
+    backbone_prefix: str = 'backbone.',
+    head_prefix: str = 'head.',
+    source: str = '<state dict>'
 ) -> Tuple['OrderedDict[str, torch.Tensor]', Dict[str, List[str]]]:
     """Map SPIN's HMR keys onto ``backbone.*`` / ``head.*``.
 
@@ -125,8 +134,8 @@ def convert_spin_state_dict(
     required, optional = [], []
     for part in ('backbone', 'head'):
         for key in shapes[part]:
-            (optional if key.endswith(OPTIONAL_SUFFIXES) else
-             required).append(key)
+            (optional
+             if key.endswith(OPTIONAL_SUFFIXES) else required).append(key)
     missing = [k for k in required if k not in state]
     if missing:
         shown = ', '.join(missing[:12])
@@ -137,8 +146,7 @@ def convert_spin_state_dict(
             f'{shown}{more}. Found keys such as '
             f'{list(state)[:5]}')
     out = OrderedDict()
-    for part, prefix in (('backbone', backbone_prefix),
-                         ('head', head_prefix)):
+    for part, prefix in (('backbone', backbone_prefix), ('head', head_prefix)):
         for key, shape in shapes[part].items():
             if key not in state:
                 continue
@@ -150,8 +158,9 @@ def convert_spin_state_dict(
                     f'regressor)')
             out[prefix + key] = value
     known = set(shapes['backbone']) | set(shapes['head'])
-    report = dict(dropped=sorted(k for k in state if k not in known),
-                  unmatched=sorted(k for k in optional if k not in state))
+    report = dict(
+        dropped=sorted(k for k in state if k not in known),
+        unmatched=sorted(k for k in optional if k not in state))
     return out, report
 
 
@@ -159,8 +168,8 @@ def save_atomic(obj: Any, path: str) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename."""
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp_',
-                               suffix=osp.basename(path))
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix='.tmp_', suffix=osp.basename(path))
     os.close(fd)
     try:
         torch.save(obj, tmp)
@@ -171,17 +180,22 @@ def save_atomic(obj: Any, path: str) -> None:
         raise
 
 
-def convert_spin_checkpoint(src: str, dst: str, depth: int = 50,
+def convert_spin_checkpoint(src: str,
+                            dst: str,
+                            depth: int = 50,
                             backbone_prefix: str = 'backbone.',
                             head_prefix: str = 'head.') -> Dict[str, Any]:
     """Read ``src`` (SPIN), write ``dst`` (mmengine), return the report."""
     state, info = load_spin_state_dict(src)
-    converted, report = convert_spin_state_dict(state, depth,
-                                                backbone_prefix, head_prefix,
-                                                source=src)
-    meta = dict(source=osp.abspath(src), converter='convert_spin_checkpoint',
-                depth=depth, dropped_keys=report['dropped'],
-                unmatched_keys=report['unmatched'], spin=info)
+    converted, report = convert_spin_state_dict(
+        state, depth, backbone_prefix, head_prefix, source=src)
+    meta = dict(
+        source=osp.abspath(src),
+        converter='convert_spin_checkpoint',
+        depth=depth,
+        dropped_keys=report['dropped'],
+        unmatched_keys=report['unmatched'],
+        spin=info)
     save_atomic(dict(state_dict=converted, meta=meta), dst)
     return dict(report, num_keys=len(converted))
 
@@ -190,8 +204,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', help="SPIN's model_checkpoint.pt")
     parser.add_argument('dst', help='output mmengine checkpoint (.pth)')
-    parser.add_argument('--depth', type=int, default=50,
-                        help='ResNet depth of the source (SPIN: 50)')
+    parser.add_argument(
+        '--depth',
+        type=int,
+        default=50,
+        help='ResNet depth of the source (SPIN: 50)')
     parser.add_argument('--backbone-prefix', default='backbone.')
     parser.add_argument('--head-prefix', default='head.')
     return parser.parse_args(argv)

@@ -74,41 +74,66 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         epilog=__doc__)
     parser.add_argument('config')
     parser.add_argument('checkpoint', help="checkpoint file or 'none'")
-    parser.add_argument('--input', required=True,
-                        help='an image, a folder of images or a video')
+    parser.add_argument(
+        '--input',
+        required=True,
+        help='an image, a folder of images or a video')
     boxes = parser.add_mutually_exclusive_group()
-    boxes.add_argument('--bbox', type=float, nargs=4,
-                       metavar=('X', 'Y', 'W', 'H'))
-    boxes.add_argument('--bbox-file',
-                       help='boxes JSON (own, COCO, mmpose) or OpenPose '
-                       'keypoints (file or folder)')
-    parser.add_argument('--detector', default='hog+face',
-                        choices=('hog+face', 'hog', 'face', 'none'),
-                        help='person detector when no boxes are given')
-    parser.add_argument('--bbox-score-thr', type=float, default=0.3,
-                        help='minimum score of COCO / mmpose boxes')
-    parser.add_argument('--bbox-padding', type=float, default=1.2,
-                        help='enlargement of given boxes (SPIN: 1.2)')
+    boxes.add_argument(
+        '--bbox', type=float, nargs=4, metavar=('X', 'Y', 'W', 'H'))
+    boxes.add_argument(
+        '--bbox-file',
+        help='boxes JSON (own, COCO, mmpose) or OpenPose '
+        'keypoints (file or folder)')
+    parser.add_argument(
+        '--detector',
+        default='hog+face',
+        choices=('hog+face', 'hog', 'face', 'none'),
+        help='person detector when no boxes are given')
+    parser.add_argument(
+        '--bbox-score-thr',
+        type=float,
+        default=0.3,
+        help='minimum score of COCO / mmpose boxes')
+    parser.add_argument(
+        '--bbox-padding',
+        type=float,
+        default=1.2,
+        help='enlargement of given boxes (SPIN: 1.2)')
     parser.add_argument('--out-dir', default='demo_outputs')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--batch-size', type=int, default=8,
-                        help='images / frames per forward pass')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=8,
+        help='images / frames per forward pass')
     views = parser.add_mutually_exclusive_group()
-    views.add_argument('--views', type=float, nargs='*', default=None,
-                       metavar='DEG',
-                       help='imagined views at these azimuths (degrees; '
-                       'none given: 0 90 180 270); default: on for '
-                       'images, off for videos')
+    views.add_argument(
+        '--views',
+        type=float,
+        nargs='*',
+        default=None,
+        metavar='DEG',
+        help='imagined views at these azimuths (degrees; '
+        'none given: 0 90 180 270); default: on for '
+        'images, off for videos')
     views.add_argument('--no-views', action='store_true')
-    parser.add_argument('--save-mesh', action=argparse.BooleanOptionalAction,
-                        default=None,
-                        help='write the .obj meshes (default: on for '
-                        'images, off for videos)')
-    parser.add_argument('--body-model-root', default=None,
-                        help="replaces the config's body-model root, e.g. "
-                        'data/body_models for the licensed SMPL files')
-    parser.add_argument('--max-frames', type=int, default=None,
-                        help='stop a video after this many frames')
+    parser.add_argument(
+        '--save-mesh',
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help='write the .obj meshes (default: on for '
+        'images, off for videos)')
+    parser.add_argument(
+        '--body-model-root',
+        default=None,
+        help="replaces the config's body-model root, e.g. "
+        'data/body_models for the licensed SMPL files')
+    parser.add_argument(
+        '--max-frames',
+        type=int,
+        default=None,
+        help='stop a video after this many frames')
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f'--batch-size must be >= 1, found {args.batch_size}')
@@ -132,8 +157,8 @@ class Inputs:
         self.is_video = False
         self.fps = 25.0
         if osp.isdir(path):
-            files = sorted(f for f in os.listdir(path)
-                           if f.lower().endswith(IMAGE_EXTS))
+            files = sorted(
+                f for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTS))
             if not files:
                 raise FileNotFoundError(f'no images ({IMAGE_EXTS}) in {path}')
             self.files = [osp.join(path, f) for f in files]
@@ -165,8 +190,7 @@ class Inputs:
         return [osp.basename(f) for f in self.files[:3]]
 
     def __iter__(self) -> Iterator[Tuple[str, tuple, np.ndarray]]:
-        from mmhuman_imphmr.apis.bbox_files import (frame_aliases,
-                                                    image_aliases)
+        from mmhuman_imphmr.apis.bbox_files import frame_aliases, image_aliases
         if not self.is_video:
             for file in self.files:
                 image = cv2.imread(file, cv2.IMREAD_COLOR)
@@ -189,14 +213,17 @@ class Inputs:
             capture.release()
 
 
-def iter_inputs(path: str, max_frames: Optional[int] = None
-                ) -> Tuple[int, Iterator[Tuple[str, tuple, np.ndarray]]]:
+def iter_inputs(
+    path: str,
+    max_frames: Optional[int] = None
+) -> Tuple[int, Iterator[Tuple[str, tuple, np.ndarray]]]:
     """``(count, iterator of (name, aliases, BGR image))`` for any input."""
     inputs = Inputs(path, max_frames)
     return inputs.count, iter(inputs)
 
 
-def load_bbox_file(path: str, score_thr: float = 0.3,
+def load_bbox_file(path: str,
+                   score_thr: float = 0.3,
                    single_image: Optional[str] = None):
     """:func:`mmhuman_imphmr.apis.bbox_files.load_bbox_file`."""
     from mmhuman_imphmr.apis.bbox_files import load_bbox_file as load
@@ -254,8 +281,10 @@ def obj_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
 
 def check_finite(person: Dict[str, np.ndarray], name: str, k: int) -> None:
     """Refuse a result with NaN / inf (JSON cannot hold them)."""
-    bad = [key for key in PARAM_KEYS + ARRAY_KEYS + VIEW_KEYS
-           if key in person and not np.isfinite(person[key]).all()]
+    bad = [
+        key for key in PARAM_KEYS + ARRAY_KEYS + VIEW_KEYS
+        if key in person and not np.isfinite(person[key]).all()
+    ]
     if bad:
         box = np.asarray(person['bbox_xywh']).tolist()
         raise ValueError(
@@ -273,8 +302,8 @@ def overlay_people(image_bgr: np.ndarray, people: List[dict],
     out = image_bgr.copy()
     height, width = out.shape[:2]
     crop_size = float(visualizer.crop_size)
-    order = sorted(range(len(people)),
-                   key=lambda i: -float(people[i]['translation'][2]))
+    order = sorted(
+        range(len(people)), key=lambda i: -float(people[i]['translation'][2]))
     for i in order:
         person = people[i]
         cx, cy = (float(c) for c in person['bbox_center'])
@@ -286,29 +315,33 @@ def overlay_people(image_bgr: np.ndarray, people: List[dict],
         if x1 <= x0 or y1 <= y0:
             continue
         factor = min(1.0, OVERLAY_SIDE / max(x1 - x0, y1 - y0))
-        size = (max(1, round((y1 - y0) * factor)),
-                max(1, round((x1 - x0) * factor)))
+        size = (max(1, round(
+            (y1 - y0) * factor)), max(1, round((x1 - x0) * factor)))
         # Image pixel u (centres at integers) is rasterizer coordinate
         # (u - x0 + 0.5) * factor in the window.
         drawn = visualizer.render_mesh(
             person['vertices'] + person['translation'][None], size,
             visualizer.focal_length * side / crop_size * factor,
             ((cx - x0 + 0.5) * factor, (cy - y0 + 0.5) * factor))
-        rgb = cv2.resize(drawn['image'], (x1 - x0, y1 - y0),
-                         interpolation=cv2.INTER_LINEAR)
-        mask = cv2.resize(drawn['mask'].astype(np.float32),
-                          (x1 - x0, y1 - y0),
-                          interpolation=cv2.INTER_LINEAR)[..., None]
+        rgb = cv2.resize(
+            drawn['image'], (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        mask = cv2.resize(
+            drawn['mask'].astype(np.float32), (x1 - x0, y1 - y0),
+            interpolation=cv2.INTER_LINEAR)[..., None]
         mask *= visualizer.alpha
         window = out[y0:y1, x0:x1].astype(np.float32)
         mesh = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR).astype(np.float32)
-        out[y0:y1, x0:x1] = np.clip(window * (1 - mask) + mesh * mask + 0.5,
-                                    0, 255).astype(np.uint8)
+        out[y0:y1, x0:x1] = np.clip(window * (1 - mask) + mesh * mask + 0.5, 0,
+                                    255).astype(np.uint8)
     return out
 
 
-def save_person(out_dir: str, stem: str, person: dict, faces: np.ndarray,
-                image_bgr: Optional[np.ndarray], visualizer,
+def save_person(out_dir: str,
+                stem: str,
+                person: dict,
+                faces: np.ndarray,
+                image_bgr: Optional[np.ndarray],
+                visualizer,
                 save_mesh: bool = True) -> List[str]:
     """Write the outputs of one person; return their paths.
 
@@ -367,9 +400,9 @@ class VideoOut:
         if self.writer is None:
             os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
             height, width = frame_bgr.shape[:2]
-            self.writer = cv2.VideoWriter(
-                self.tmp, cv2.VideoWriter_fourcc(*'mp4v'), self.fps,
-                (width, height))
+            self.writer = cv2.VideoWriter(self.tmp,
+                                          cv2.VideoWriter_fourcc(*'mp4v'),
+                                          self.fps, (width, height))
             if not self.writer.isOpened():
                 raise RuntimeError(f'cannot open an mp4v video writer for '
                                    f'{self.tmp}')
@@ -418,8 +451,9 @@ class BoxSource:
         an empty array: no person."""
         args = self.args
         if args.bbox is not None:
-            return boxes_inside(np.asarray([args.bbox]), image.shape, name,
-                                '--bbox'), args.bbox_padding
+            return boxes_inside(
+                np.asarray([args.bbox]), image.shape, name,
+                '--bbox'), args.bbox_padding
         if self.table is not None:
             boxes = self.table.lookup(aliases)
             if boxes is None:
@@ -470,43 +504,54 @@ def run(args: argparse.Namespace) -> List[str]:
         views = None
     else:
         views = list(args.views or DEFAULT_VIEWS)
-    model = init_model(args.config, args.checkpoint, device=args.device,
-                       body_model_root=args.body_model_root)
+    model = init_model(
+        args.config,
+        args.checkpoint,
+        device=args.device,
+        body_model_root=args.body_model_root)
     body_model = model.head.body_model
     faces = body_model.faces_tensor.cpu().numpy()
     visualizer = MeshVisualizer(
-        name=f'demo_{id(model)}', faces=body_model.faces_tensor,
+        name=f'demo_{id(model)}',
+        faces=body_model.faces_tensor,
         lbs_weights=body_model.smpl.lbs_weights,
         focal_length=float(model.head.focal_length),
         crop_size=int(model.head.crop_size))
     source = BoxSource(args, inputs)
-    movie = VideoOut(osp.join(args.out_dir, f'{inputs.stem}_overlay.mp4'),
-                     inputs.fps) if video else None
+    movie = VideoOut(
+        osp.join(args.out_dir, f'{inputs.stem}_overlay.mp4'),
+        inputs.fps) if video else None
     written = []
-    progress = tqdm(total=inputs.count, unit='frame' if video else 'img',
-                    disable=inputs.count <= 1)
+    progress = tqdm(
+        total=inputs.count,
+        unit='frame' if video else 'img',
+        disable=inputs.count <= 1)
     try:
         for chunk in _chunks(iter(inputs), args.batch_size):
-            found = [source(name, aliases, image)
-                     for name, aliases, image in chunk]
-            todo = [i for i, (boxes, _) in enumerate(found)
-                    if boxes is None or len(boxes)]
+            found = [
+                source(name, aliases, image) for name, aliases, image in chunk
+            ]
+            todo = [
+                i for i, (boxes, _) in enumerate(found)
+                if boxes is None or len(boxes)
+            ]
             people = inference_mesh_batch(
                 model, [chunk[i][2] for i in todo],
                 [found[i][0] for i in todo], [found[i][1] for i in todo],
-                views_deg=views, batch_size=max(8, args.batch_size))
+                views_deg=views,
+                batch_size=max(8, args.batch_size))
             per_image = {i: p for i, p in zip(todo, people)}
             for i, (name, _, image) in enumerate(chunk):
                 frame_people = per_image.get(i, [])
                 for k, person in enumerate(frame_people):
                     check_finite(person, name, k)
                 for k, person in enumerate(frame_people):
-                    written += save_person(
-                        args.out_dir, f'{name}_{k}', person, faces,
-                        None if video else image, visualizer, save_mesh)
+                    written += save_person(args.out_dir, f'{name}_{k}', person,
+                                           faces, None if video else image,
+                                           visualizer, save_mesh)
                 if movie is not None:
-                    movie.write(overlay_people(image, frame_people,
-                                               visualizer))
+                    movie.write(
+                        overlay_people(image, frame_people, visualizer))
                 progress.update(1)
         if movie is not None:
             path = movie.close()

@@ -34,9 +34,9 @@ def run(cmd: list) -> None:
 
 def read_val_curve(work_dir: str) -> list:
     """Validation rows (epoch, metrics) of the newest run in ``work_dir``."""
-    runs = sorted(d for d in os.listdir(work_dir)
-                  if osp.isfile(osp.join(work_dir, d, 'vis_data',
-                                         'scalars.json')))
+    runs = sorted(
+        d for d in os.listdir(work_dir)
+        if osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json')))
     rows = {}
     for run_dir in runs:  # a resumed run continues the curve of the first
         path = osp.join(work_dir, run_dir, 'vis_data', 'scalars.json')
@@ -62,22 +62,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default='work_dirs/imphmr_r18_synthetic')
     parser.add_argument('--out-dir', default='outputs/quick_start')
-    parser.add_argument('--epochs', type=int, default=None,
-                        help='override the config\'s max_epochs')
+    parser.add_argument(
+        '--epochs',
+        type=int,
+        default=None,
+        help='override the config\'s max_epochs')
     args = parser.parse_args()
     python = sys.executable
     start = time.time()
     os.makedirs(osp.join(ROOT, args.out_dir), exist_ok=True)
 
     # 1. body model and its picture
-    run([python, 'tools/render_body_model.py', '--root',
-         'data/body_models_synthetic', '--out',
-         osp.join(args.out_dir, 'body_model.png')])
+    run([
+        python, 'tools/render_body_model.py', '--root',
+        'data/body_models_synthetic', '--out',
+        osp.join(args.out_dir, 'body_model.png')
+    ])
 
     # 2. training (data generated on first use by SyntheticHumanDataset)
     from mmengine.config import Config
-    max_epochs = args.epochs or Config.fromfile(
-        osp.join(ROOT, CONFIG)).train_cfg.max_epochs
+    max_epochs = args.epochs or Config.fromfile(osp.join(
+        ROOT, CONFIG)).train_cfg.max_epochs
     work_dir = osp.join(ROOT, args.work_dir)
     done = finished_epochs(work_dir)
     train = [python, 'tools/train.py', CONFIG, '--work-dir', args.work_dir]
@@ -104,16 +109,23 @@ def main() -> None:
         osp.join(work_dir, d, 'vis_data', 'scalars.json')
         for d in os.listdir(work_dir)
         if osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json')))
-    run([python, 'tools/analysis/plot_curves.py', *logs, '--keys', 'loss',
-         'pa_mpjpe', '--out', osp.join(args.out_dir, 'curves.png')])
+    run([
+        python, 'tools/analysis/plot_curves.py', *logs, '--keys', 'loss',
+        'pa_mpjpe', '--out',
+        osp.join(args.out_dir, 'curves.png')
+    ])
 
     # 4. demo with the best checkpoint on a validation image
-    best = sorted(f for f in os.listdir(work_dir)
-                  if f.startswith('best_pa_mpjpe') and f.endswith('.pth'))
+    best = sorted(
+        f for f in os.listdir(work_dir)
+        if f.startswith('best_pa_mpjpe') and f.endswith('.pth'))
     checkpoint = osp.join(args.work_dir, best[-1]) if best else 'none'
     image = osp.join('data', 'synthetic', 'images', 'val', '000000.jpg')
-    run([python, 'tools/demo.py', CONFIG, checkpoint, '--input', image,
-         '--out-dir', osp.join(args.out_dir, 'demo')])
+    run([
+        python, 'tools/demo.py', CONFIG, checkpoint, '--input', image,
+        '--out-dir',
+        osp.join(args.out_dir, 'demo')
+    ])
     print(f'\nQuick start finished in {(time.time() - start) / 60:.1f} min; '
           f'outputs in {args.out_dir}/, checkpoints in {args.work_dir}/')
 

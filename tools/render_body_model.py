@@ -44,15 +44,19 @@ VIEWS_DEG = (0.0, 90.0, 180.0)  # front, side (the body's left), back
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--root', default='data/body_models_synthetic',
-                        help='body-model root; generated if it is the '
-                        'synthetic one and missing')
+    parser.add_argument(
+        '--root',
+        default='data/body_models_synthetic',
+        help='body-model root; generated if it is the '
+        'synthetic one and missing')
     parser.add_argument('--out', default='outputs/body_model.png')
     parser.add_argument('--gender', default='neutral')
-    parser.add_argument('--size', type=int, default=480,
-                        help='height of each view in pixels')
-    parser.add_argument('--rest', action='store_true',
-                        help='render the rest (T) pose instead of walking')
+    parser.add_argument(
+        '--size', type=int, default=480, help='height of each view in pixels')
+    parser.add_argument(
+        '--rest',
+        action='store_true',
+        help='render the rest (T) pose instead of walking')
     return parser.parse_args()
 
 
@@ -64,22 +68,27 @@ def walking_body_pose() -> torch.Tensor:
     return pose.view(1, 69)
 
 
-def render_views(smpl: SMPL, body_pose: torch.Tensor, size: int,
+def render_views(smpl: SMPL,
+                 body_pose: torch.Tensor,
+                 size: int,
                  views_deg=VIEWS_DEG) -> np.ndarray:
     """Front / side / back renders side by side, RGB uint8."""
     # pi about x turns the y-up model into the OpenCV camera frame (y down),
     # facing the camera (SPIN's mean global orientation).
     global_orient = torch.tensor([[np.pi, 0.0, 0.0]])
     with torch.no_grad():
-        out = smpl(global_orient=global_orient, body_pose=body_pose,
-                   betas=torch.zeros(1, smpl.num_betas))
+        out = smpl(
+            global_orient=global_orient,
+            body_pose=body_pose,
+            betas=torch.zeros(1, smpl.num_betas))
     verts = out['vertices'][0]
     centre = (verts.max(0).values + verts.min(0).values) / 2
     verts = verts - centre
     height = float(verts[:, 1].max() - verts[:, 1].min())
-    visualizer = MeshVisualizer(name='render_body_model',
-                                faces=smpl.faces_tensor,
-                                lbs_weights=smpl.smpl.lbs_weights)
+    visualizer = MeshVisualizer(
+        name='render_body_model',
+        faces=smpl.faces_tensor,
+        lbs_weights=smpl.smpl.lbs_weights)
     width = int(size * 0.6)
     distance = 6.0
     focal = 0.85 * size * distance / height  # body fills 85% of the height
@@ -89,11 +98,15 @@ def render_views(smpl: SMPL, body_pose: torch.Tensor, size: int,
                                        torch.zeros(3))
         turned = turned + torch.tensor([0.0, 0.0, distance])
         background = _backdrop(size, width)
-        panel = visualizer.render_mesh(turned, (size, width), focal,
-                                       (width / 2.0, size / 2.0),
-                                       background=background)['image']
-        label = {0.0: 'front', 90.0: 'side', 180.0: 'back'}.get(phi,
-                                                               f'{phi:g} deg')
+        panel = visualizer.render_mesh(
+            turned, (size, width),
+            focal, (width / 2.0, size / 2.0),
+            background=background)['image']
+        label = {
+            0.0: 'front',
+            90.0: 'side',
+            180.0: 'back'
+        }.get(phi, f'{phi:g} deg')
         cv2.putText(panel, label, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
                     (60, 60, 60), 2, cv2.LINE_AA)
         panels.append(panel)
@@ -110,8 +123,7 @@ def atomic_imwrite(path: str, image_rgb: np.ndarray) -> None:
     """Write a PNG through a temporary file and ``os.replace``."""
     from mmhuman_imphmr.engine.atomic_io import atomic_write_bytes
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    ok, data = cv2.imencode('.png', cv2.cvtColor(image_rgb,
-                                                 cv2.COLOR_RGB2BGR))
+    ok, data = cv2.imencode('.png', cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise RuntimeError(f'cannot encode the image for {path}')
     atomic_write_bytes(path, data.tobytes())

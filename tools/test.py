@@ -65,8 +65,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         metrics = build_runner(cfg).test()
         if args.out and is_main_process():
             os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-            atomic_dump_json({k: float(v) for k, v in metrics.items()},
-                             args.out)
+            atomic_dump_json({
+                k: float(v)
+                for k, v in metrics.items()
+            }, args.out)
             print(f'metrics written to {args.out}')
 
 

@@ -20,8 +20,8 @@ from typing import Optional, Sequence
 
 from mmengine.config import Config
 
-from mmhuman_imphmr.engine.cli import (build_train_parser,
-                                       merge_train_args, parse_args)
+from mmhuman_imphmr.engine.cli import (build_train_parser, merge_train_args,
+                                       parse_args)
 from mmhuman_imphmr.engine.launch import build_runner, distributed_teardown
 
 

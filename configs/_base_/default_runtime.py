@@ -1,7 +1,8 @@
 # Runtime shared by every config (mmpose 1.x layout).
 default_scope = 'mmhuman_imphmr'
 # Atomic checkpoint writes, weights-only loading with MMEngine's classes
-# allow-listed, robust --resume (mmhuman_imphmr/engine/fault_tolerant_runner.py).
+# allow-listed, robust --resume
+# (mmhuman_imphmr/engine/fault_tolerant_runner.py).
 runner_type = 'FaultTolerantRunner'
 
 default_hooks = dict(

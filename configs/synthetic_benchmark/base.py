@@ -54,8 +54,11 @@ model = dict(
     # ESV over 36 azimuths (every 10 degrees; the paper: 360, every degree)
     # on the first 64 val samples. Assumption (speed on CPU): 360 views cost
     # ~100 s per evaluation here (the field runs 23k times), 36 ~10 s.
-    test_cfg=dict(esv_angles=36, esv_max_samples=64,
-                  nv_angles=(90, 180, 270), nv_max_samples=None))
+    test_cfg=dict(
+        esv_angles=36,
+        esv_max_samples=64,
+        nv_angles=(90, 180, 270),
+        nv_max_samples=None))
 
 train_cfg = dict(
     type='IterBasedTrainLoop',
@@ -66,8 +69,11 @@ test_cfg = dict()
 optim_wrapper = dict(
     optimizer=dict(type='Adam', lr=3e-4), clip_grad=dict(max_norm=50.0))
 param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=benchmark_steps, eta_min=3e-6,
-         by_epoch=False)
+    dict(
+        type='CosineAnnealingLR',
+        T_max=benchmark_steps,
+        eta_min=3e-6,
+        by_epoch=False)
 ]
 
 # The quick start's augmentation (configs/imphmr_r18_synthetic.py).
@@ -112,10 +118,12 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 _metrics = [
-    dict(type='MeshMetric',
-         body_model=dict(type='SMPL', model_path=body_model_root)),
-    dict(type='UnseenViewMetric',
-         body_model=dict(type='SMPL', model_path=body_model_root)),
+    dict(
+        type='MeshMetric',
+        body_model=dict(type='SMPL', model_path=body_model_root)),
+    dict(
+        type='UnseenViewMetric',
+        body_model=dict(type='SMPL', model_path=body_model_root)),
     dict(type='ESVMetric'),
 ]
 val_evaluator = _metrics
@@ -125,8 +133,12 @@ default_hooks = dict(
     logger=dict(interval=25),
     # Iteration checkpoints so that a killed run resumes (the tool passes
     # --resume); the last one is the evaluated model.
-    checkpoint=dict(by_epoch=False, interval=100, save_best=None,
-                    max_keep_ckpts=1, save_last=True))
+    checkpoint=dict(
+        by_epoch=False,
+        interval=100,
+        save_best=None,
+        max_keep_ckpts=1,
+        save_last=True))
 custom_hooks = []
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)

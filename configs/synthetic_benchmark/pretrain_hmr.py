@@ -6,13 +6,17 @@ _base_ = ['./base.py']
 
 model = dict(
     init_cfg=None,  # from scratch
-    neck=dict(_delete_=True, type='GlobalPoolNeck', in_channels=512,
-              use_attention=False),
+    neck=dict(
+        _delete_=True,
+        type='GlobalPoolNeck',
+        in_channels=512,
+        use_attention=False),
     silhouette_head=None,
     train_cfg=dict(imag=False, cons=False),
     test_cfg=dict(esv_angles=None, nv_angles=None))
 test_evaluator = [
-    dict(type='MeshMetric',
-         body_model=dict(type='SMPL', model_path='data/body_models_synthetic')),
+    dict(
+        type='MeshMetric',
+        body_model=dict(type='SMPL', model_path='data/body_models_synthetic')),
 ]
 val_evaluator = test_evaluator

@@ -36,14 +36,19 @@ import numpy as np
 Key = Union[str, int]
 # Keys of one COCO detection / annotation, of an mmpose instance and of an
 # OpenPose person: anything else is reported (a typo such as "bboxes").
-COCO_KEYS = {'image_id', 'bbox', 'score', 'category_id', 'id', 'area',
-             'iscrowd', 'segmentation', 'keypoints', 'num_keypoints'}
-MMPOSE_KEYS = {'keypoints', 'keypoint_scores', 'bbox', 'bbox_score',
-               'keypoints_visible', 'track_id'}
-OPENPOSE_PERSON_KEYS = {'person_id', 'pose_keypoints_2d', 'face_keypoints_2d',
-                        'hand_left_keypoints_2d', 'hand_right_keypoints_2d',
-                        'pose_keypoints_3d', 'face_keypoints_3d',
-                        'hand_left_keypoints_3d', 'hand_right_keypoints_3d'}
+COCO_KEYS = {
+    'image_id', 'bbox', 'score', 'category_id', 'id', 'area', 'iscrowd',
+    'segmentation', 'keypoints', 'num_keypoints'
+}
+MMPOSE_KEYS = {
+    'keypoints', 'keypoint_scores', 'bbox', 'bbox_score', 'keypoints_visible',
+    'track_id'
+}
+OPENPOSE_PERSON_KEYS = {
+    'person_id', 'pose_keypoints_2d', 'face_keypoints_2d',
+    'hand_left_keypoints_2d', 'hand_right_keypoints_2d', 'pose_keypoints_3d',
+    'face_keypoints_3d', 'hand_left_keypoints_3d', 'hand_right_keypoints_3d'
+}
 COCO_PERSON = 1
 # SPIN's bbox_from_openpose (demo.py): detection_thresh and rescale.
 OPENPOSE_CONF_THR = 0.2
@@ -61,7 +66,9 @@ class BoxTable:
             are already enlarged); ``None`` keeps the demo's.
     """
 
-    def __init__(self, boxes: Dict[Key, np.ndarray], source: str,
+    def __init__(self,
+                 boxes: Dict[Key, np.ndarray],
+                 source: str,
                  padding: Optional[float] = None) -> None:
         self.boxes = {_norm(k): v for k, v in boxes.items()}
         self.source = source
@@ -86,8 +93,8 @@ class BoxTable:
             warnings.warn(
                 f'{self.source}: {len(unused)} key(s) match no input: '
                 f'{names[:5]}{" ..." if len(names) > 5 else ""}; inputs are '
-                f'named like {examples[:3]}'
-                + (f' (did you mean "{hint[0]}"?)' if hint else ''))
+                f'named like {examples[:3]}' +
+                (f' (did you mean "{hint[0]}"?)' if hint else ''))
         return unused
 
 
@@ -109,8 +116,10 @@ def _norm(key: Key) -> Key:
 def frame_aliases(video_stem: str, index: int) -> Tuple[Key, ...]:
     """Keys that name frame ``index`` of a video: ``walk_000012``,
     ``walk_000000000012`` (OpenPose), ``walk_12``, ``12``."""
-    names = {f'{video_stem}_{index:06d}', f'{video_stem}_{index:012d}',
-             f'{video_stem}_{index}'}
+    names = {
+        f'{video_stem}_{index:06d}', f'{video_stem}_{index:012d}',
+        f'{video_stem}_{index}'
+    }
     return tuple(sorted(names)) + (index, )
 
 
@@ -142,8 +151,10 @@ def _as_boxes(value, source: str, key) -> np.ndarray:
 
 
 def _stack(groups: Dict[Key, List[np.ndarray]]) -> Dict[Key, np.ndarray]:
-    return {k: np.asarray(v, np.float32).reshape(-1, 4)
-            for k, v in groups.items()}
+    return {
+        k: np.asarray(v, np.float32).reshape(-1, 4)
+        for k, v in groups.items()
+    }
 
 
 def _coco(data, source: str, score_thr: float) -> Dict[Key, np.ndarray]:
@@ -168,8 +179,7 @@ def _coco(data, source: str, score_thr: float) -> Dict[Key, np.ndarray]:
         if det.get('category_id', COCO_PERSON) != COCO_PERSON or \
                 det.get('score', 1.0) < score_thr:
             continue
-        groups[key].append(
-            _as_boxes(det['bbox'], source, f'entry {i}')[0])
+        groups[key].append(_as_boxes(det['bbox'], source, f'entry {i}')[0])
     _warn_keys(source, 'the detections', extra, COCO_KEYS)
     return _stack(groups)
 
@@ -209,8 +219,7 @@ def openpose_boxes(data: dict, source: str) -> np.ndarray:
         if 'pose_keypoints_2d' not in person:
             raise ValueError(f'{source}: person {i} has no '
                              f'"pose_keypoints_2d"; found {sorted(person)}')
-        kp = np.asarray(person['pose_keypoints_2d'], np.float32).reshape(-1,
-                                                                         3)
+        kp = np.asarray(person['pose_keypoints_2d'], np.float32).reshape(-1, 3)
         visible = kp[kp[:, 2] > OPENPOSE_CONF_THR, :2]
         if len(visible) < 2:
             warnings.warn(f'{source}: person {i} has {len(visible)} '
@@ -223,7 +232,8 @@ def openpose_boxes(data: dict, source: str) -> np.ndarray:
     return np.asarray(boxes, np.float32).reshape(-1, 4)
 
 
-def load_bbox_file(path: str, score_thr: float = 0.3,
+def load_bbox_file(path: str,
+                   score_thr: float = 0.3,
                    single_image: Optional[str] = None) -> BoxTable:
     """Read person boxes from any of the formats of this module.
 
@@ -265,12 +275,11 @@ def load_bbox_file(path: str, score_thr: float = 0.3,
             raise ValueError(f'{path}: one OpenPose file holds one image; '
                              f'use it with a single --input image or pass '
                              f'the folder of *_keypoints.json files')
-        return BoxTable({single_image: openpose_boxes(data, path)}, path,
+        return BoxTable({single_image: openpose_boxes(data, path)},
+                        path,
                         padding=1.0)
     if 'instance_info' in data:
         return BoxTable(_mmpose(data, path, single_image, score_thr), path)
     if 'annotations' in data and 'images' in data:
         return BoxTable(_coco(data, path, score_thr), path)
-    return BoxTable({k: _as_boxes(v, path, k) for k, v in data.items()},
-                    path)
-
+    return BoxTable({k: _as_boxes(v, path, k) for k, v in data.items()}, path)

@@ -102,10 +102,11 @@ class OpenCVPersonDetector:
         boxes, scores = [], []
         for side in HOG_SIDES:
             factor = side / float(max(height, width))
-            small = cv2.resize(image, (max(1, round(width * factor)),
-                                       max(1, round(height * factor))),
-                               interpolation=cv2.INTER_AREA
-                               if factor < 1 else cv2.INTER_LINEAR)
+            small = cv2.resize(
+                image, (max(1, round(
+                    width * factor)), max(1, round(height * factor))),
+                interpolation=cv2.INTER_AREA
+                if factor < 1 else cv2.INTER_LINEAR)
             border = int(round(HOG_BORDER * side))
             small = cv2.copyMakeBorder(small, border, border, border, border,
                                        cv2.BORDER_REPLICATE)
@@ -117,8 +118,8 @@ class OpenCVPersonDetector:
             scores.append(np.asarray(weights, np.float32).reshape(-1))
         boxes, scores = np.concatenate(boxes), np.concatenate(scores)
         keep = scores >= self.hog_score_thr
-        return dict(boxes=_clip(boxes[keep], width, height),
-                    scores=scores[keep])
+        return dict(
+            boxes=_clip(boxes[keep], width, height), scores=scores[keep])
 
     def face_boxes(self, image: np.ndarray) -> Dict[str, np.ndarray]:
         """Body boxes extended from frontal faces, and the faces."""
@@ -126,17 +127,22 @@ class OpenCVPersonDetector:
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) \
             if image.ndim == 3 else image
         faces = self._face.detectMultiScale(
-            cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=5,
+            cv2.equalizeHist(gray),
+            scaleFactor=1.1,
+            minNeighbors=5,
             minSize=(self.min_face, self.min_face))
         faces = np.asarray(faces, np.float32).reshape(-1, 4)
         side = faces[:, 3]
         body_w = FACE_BODY_WIDTH * faces[:, 2]
-        bodies = np.stack([faces[:, 0] + faces[:, 2] / 2 - body_w / 2,
-                           faces[:, 1] - side / 2, body_w,
-                           FACE_BODY_HEIGHT * side], 1)
+        bodies = np.stack([
+            faces[:, 0] + faces[:, 2] / 2 - body_w / 2, faces[:, 1] - side / 2,
+            body_w, FACE_BODY_HEIGHT * side
+        ], 1)
         # The cascade has no calibrated score: faces rank below HOG boxes.
-        return dict(boxes=_clip(bodies, width, height), faces=faces,
-                    scores=np.full(len(faces), 0.25, np.float32))
+        return dict(
+            boxes=_clip(bodies, width, height),
+            faces=faces,
+            scores=np.full(len(faces), 0.25, np.float32))
 
     def __call__(self, image: np.ndarray) -> Dict[str, np.ndarray]:
         """Detect people.
@@ -171,8 +177,10 @@ class OpenCVPersonDetector:
         keep = _nms(all_boxes, all_scores, self.nms_iou)
         area = all_boxes[keep, 2] * all_boxes[keep, 3]
         keep = keep[area > 0]
-        return dict(boxes=all_boxes[keep], scores=all_scores[keep],
-                    sources=[sources[i] for i in keep])
+        return dict(
+            boxes=all_boxes[keep],
+            scores=all_scores[keep],
+            sources=[sources[i] for i in keep])
 
 
 def _face_inside(face: np.ndarray, boxes: np.ndarray) -> bool:

@@ -37,8 +37,10 @@ def load_checkpoint_state_dict(path: str) -> Dict[str, torch.Tensor]:
         raise ValueError(f'{path}: expected a dict with "state_dict", found '
                          f'{type(ckpt).__name__}')
     # Checkpoints saved from a DDP-wrapped model prefix every key.
-    return {k[7:] if k.startswith('module.') else k: v
-            for k, v in state.items()}
+    return {
+        k[7:] if k.startswith('module.') else k: v
+        for k, v in state.items()
+    }
 
 
 def _prepare_body_model(cfg: Config, body_model_root: Optional[str]) -> None:
@@ -102,10 +104,14 @@ def init_model(config: Union[str, Config],
                       'INITIALISED and its predictions are meaningless')
     else:
         from mmhuman_imphmr.engine.safe_load import load_state_dict_checked
+
         # Strict: a checkpoint of another architecture is refused, naming
         # the missing / unexpected / mismatching keys.
-        load_state_dict_checked(model, load_checkpoint_state_dict(checkpoint),
-                                source=checkpoint, strict=True)
+        load_state_dict_checked(
+            model,
+            load_checkpoint_state_dict(checkpoint),
+            source=checkpoint,
+            strict=True)
     pipeline = cfg.get('test_pipeline', None)
     if pipeline is None:
         pipeline = cfg.test_dataloader.dataset.pipeline
@@ -171,13 +177,14 @@ def inference_mesh(model: torch.nn.Module,
 
 
 @torch.no_grad()
-def inference_mesh_batch(
-        model: torch.nn.Module,
-        images: Sequence[Union[str, np.ndarray]],
-        bboxes: Sequence[Optional[Sequence[Sequence[float]]]],
-        bbox_padding: Union[None, float, Sequence[Optional[float]]] = None,
-        views_deg: Optional[Sequence[float]] = None,
-        batch_size: int = 32) -> List[List[Dict[str, np.ndarray]]]:
+def inference_mesh_batch(model: torch.nn.Module,
+                         images: Sequence[Union[str, np.ndarray]],
+                         bboxes: Sequence[Optional[Sequence[Sequence[float]]]],
+                         bbox_padding: Union[None, float,
+                                             Sequence[Optional[float]]] = None,
+                         views_deg: Optional[Sequence[float]] = None,
+                         batch_size: int = 32
+                         ) -> List[List[Dict[str, np.ndarray]]]:
     """:func:`inference_mesh` for several images (e.g. video frames) at
     once: the boxes of all images go through the model together, in
     batches of ``batch_size`` crops.
@@ -216,10 +223,13 @@ def inference_mesh_batch(
             if not (w > 0 and h > 0):
                 raise ValueError(f'inference_mesh: box {[x, y, w, h]} has '
                                  f'no area')
-            data.append(pipeline(dict(
-                img=img.copy(), img_path=img_path,
-                bbox=np.array([[x, y, x + w, y + h]], np.float32),
-                bbox_score=np.ones(1, np.float32))))
+            data.append(
+                pipeline(
+                    dict(
+                        img=img.copy(),
+                        img_path=img_path,
+                        bbox=np.array([[x, y, x + w, y + h]], np.float32),
+                        bbox_score=np.ones(1, np.float32))))
             owner.append(index)
     people = []
     for start in range(0, len(data), batch_size):
@@ -249,15 +259,19 @@ def _predict(model: torch.nn.Module, data: List[dict],
     for i, sample in enumerate(samples):
         center = np.asarray(sample.bbox_center, np.float32).reshape(2)
         scale = np.asarray(sample.bbox_scale, np.float32).reshape(2)
-        rotmat = torch.cat([sample.pred_global_orient[None],
-                            sample.pred_body_pose], 0).cpu()
+        rotmat = torch.cat(
+            [sample.pred_global_orient[None], sample.pred_body_pose], 0).cpu()
         aa = rotmat_to_axis_angle(rotmat).reshape(-1).numpy()
         cam = sample.pred_cam.cpu()
         kp2d = sample.pred_keypoints2d.cpu().numpy()
         out = dict(
-            bbox_center=center, bbox_scale=scale,
-            global_orient=aa[:3], body_pose=aa[3:], rotmat=rotmat.numpy(),
-            betas=sample.pred_betas.cpu().numpy(), cam=cam.numpy(),
+            bbox_center=center,
+            bbox_scale=scale,
+            global_orient=aa[:3],
+            body_pose=aa[3:],
+            rotmat=rotmat.numpy(),
+            betas=sample.pred_betas.cpu().numpy(),
+            cam=cam.numpy(),
             translation=weak_perspective_to_translation(
                 cam, focal, int(crop_size)).numpy(),
             focal_length=np.full(2, focal * scale[0] / crop_size, np.float32),

@@ -2,9 +2,10 @@
 from .smpl import SMPL
 from .smpl_file import (BODY_MODEL_TREE, BodyModelFileError,
                         InvalidBodyModelFileError, MissingBodyModelFileError,
-                        body_model_files, body_model_root, load_joint_regressor,
-                        load_smpl_mean_params, load_smpl_model_file,
-                        safe_load_pickle, smpl_model_path)
+                        body_model_files, body_model_root,
+                        load_joint_regressor, load_smpl_mean_params,
+                        load_smpl_model_file, safe_load_pickle,
+                        smpl_model_path)
 from .synthetic import (ensure_synthetic_body_model,
                         generate_synthetic_body_model)
 

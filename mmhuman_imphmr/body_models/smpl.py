@@ -1,4 +1,4 @@
-"""The SMPL body model: smplx's linear blend skinning plus SPIN's joint sets."""
+"""The SMPL body model: smplx's linear blend skinning and SPIN's joint sets."""
 import contextlib
 import io
 import os.path as osp
@@ -89,17 +89,18 @@ class SMPL(nn.Module):
             joint_regressor_extra or files['J_regressor_extra'],
             NUM_EXTRA_JOINTS, num_verts)
         h36m = load_joint_regressor(
-            joint_regressor_h36m or files['J_regressor_h36m'],
-            NUM_H36M_JOINTS, num_verts)
-        self.register_buffer('J_regressor_extra', torch.from_numpy(extra),
-                             persistent=False)
-        self.register_buffer('J_regressor_h36m', torch.from_numpy(h36m),
-                             persistent=False)
-        self.register_buffer('joint_map', torch.tensor(JOINT_IDS,
-                                                       dtype=torch.long),
-                             persistent=False)
-        self.register_buffer('faces_tensor', self.smpl.faces_tensor.clone(),
-                             persistent=False)
+            joint_regressor_h36m or files['J_regressor_h36m'], NUM_H36M_JOINTS,
+            num_verts)
+        self.register_buffer(
+            'J_regressor_extra', torch.from_numpy(extra), persistent=False)
+        self.register_buffer(
+            'J_regressor_h36m', torch.from_numpy(h36m), persistent=False)
+        self.register_buffer(
+            'joint_map',
+            torch.tensor(JOINT_IDS, dtype=torch.long),
+            persistent=False)
+        self.register_buffer(
+            'faces_tensor', self.smpl.faces_tensor.clone(), persistent=False)
 
     @property
     def faces(self):
@@ -110,13 +111,14 @@ class SMPL(nn.Module):
                       pose2rot: bool) -> int:
         """Check shapes against the documented ones; return the batch size."""
         if pose2rot:
-            accepted = dict(global_orient=[(3, ), (1, 3)],
-                            body_pose=[(NUM_BODY_JOINTS * 3, ),
-                                       (NUM_BODY_JOINTS, 3)])
+            accepted = dict(
+                global_orient=[(3, ), (1, 3)],
+                body_pose=[(NUM_BODY_JOINTS * 3, ), (NUM_BODY_JOINTS, 3)])
             hint = 'axis-angle: global_orient [B, 3], body_pose [B, 69]'
         else:
-            accepted = dict(global_orient=[(1, 3, 3), (3, 3)],
-                            body_pose=[(NUM_BODY_JOINTS, 3, 3)])
+            accepted = dict(
+                global_orient=[(1, 3, 3), (3, 3)],
+                body_pose=[(NUM_BODY_JOINTS, 3, 3)])
             hint = ('rotation matrices: global_orient [B, 1, 3, 3], '
                     'body_pose [B, 23, 3, 3]')
         accepted.update(betas=[(self.num_betas, )], transl=[(3, )])
@@ -161,17 +163,21 @@ class SMPL(nn.Module):
             Tensor[B, 24, 3].
         """
         B = self._check_inputs(
-            dict(global_orient=global_orient, body_pose=body_pose,
-                 betas=betas, transl=transl), pose2rot)
+            dict(
+                global_orient=global_orient,
+                body_pose=body_pose,
+                betas=betas,
+                transl=transl), pose2rot)
         dtype = self.smpl.shapedirs.dtype
         device = self.smpl.shapedirs.device
         if B == 0:
             # lbs reshapes with -1, which is undefined for empty tensors.
             empty = global_orient.new_zeros
-            return dict(vertices=empty(0, NUM_SMPL_VERTICES, 3),
-                        joints=empty(0, len(JOINT_IDS), 3),
-                        joints_h36m=empty(0, NUM_H36M_JOINTS, 3),
-                        smpl_joints=empty(0, NUM_SMPL_JOINTS, 3))
+            return dict(
+                vertices=empty(0, NUM_SMPL_VERTICES, 3),
+                joints=empty(0, len(JOINT_IDS), 3),
+                joints_h36m=empty(0, NUM_H36M_JOINTS, 3),
+                smpl_joints=empty(0, NUM_SMPL_JOINTS, 3))
         if pose2rot:
             global_orient = global_orient.reshape(B, 3)
             body_pose = body_pose.reshape(B, NUM_BODY_JOINTS * 3)
@@ -189,10 +195,11 @@ class SMPL(nn.Module):
         all_joints = torch.cat([output.joints, extra], dim=1)  # (B, 54, 3)
         joints_h36m = torch.einsum('jv,bvc->bjc', self.J_regressor_h36m,
                                    vertices)
-        return dict(vertices=vertices,
-                    joints=all_joints[:, self.joint_map],
-                    joints_h36m=joints_h36m,
-                    smpl_joints=output.joints[:, :NUM_SMPL_JOINTS])
+        return dict(
+            vertices=vertices,
+            joints=all_joints[:, self.joint_map],
+            joints_h36m=joints_h36m,
+            smpl_joints=output.joints[:, :NUM_SMPL_JOINTS])
 
     def extra_repr(self) -> str:
         return (f'model_file={self.model_file!r}, gender={self.gender!r}, '

@@ -59,7 +59,7 @@ body): python tools/generate_body_model.py"""
 
 
 class BodyModelFileError(Exception):
-    """A body-model file is missing or malformed; the message shows the tree."""
+    """A body-model file missing or malformed; the message shows the tree."""
 
 
 class MissingBodyModelFileError(BodyModelFileError, FileNotFoundError):
@@ -153,6 +153,7 @@ def _select(s):
 
 
 def _broadcast(op):
+
     def run(s):
         shape = np.broadcast_shapes(np.shape(s['a']), np.shape(s['b']))
         size = int(np.prod(shape, dtype=np.float64))
@@ -161,6 +162,7 @@ def _broadcast(op):
                              f'and {np.shape(s["b"])} to {shape} ({size} '
                              f'elements, more than {MAX_ARRAY_ELEMENTS})')
         return op(s['a'], s['b'])
+
     return run
 
 
@@ -195,8 +197,10 @@ def chumpy_to_array(obj: Any, where: str = '', _depth: int = 0) -> Any:
         raise ValueError(f'{where}chumpy graph deeper than '
                          f'{MAX_CHUMPY_DEPTH} levels')
     cls = obj.chumpy_name.rsplit('.', 1)[-1]
-    state = {k: chumpy_to_array(v, where, _depth + 1)
-             for k, v in obj.state.items()}
+    state = {
+        k: chumpy_to_array(v, where, _depth + 1)
+        for k, v in obj.state.items()
+    }
     if cls == 'Ch':
         if 'x' not in state:
             raise ValueError(f'{where}chumpy object {obj.chumpy_name} has no '
@@ -206,12 +210,12 @@ def chumpy_to_array(obj: Any, where: str = '', _depth: int = 0) -> Any:
         try:
             return np.asarray(_CHUMPY_OPS[cls](state), dtype=np.float64)
         except ValueError as exc:
-            raise ValueError(f'{where}chumpy {obj.chumpy_name}: {exc}'
-                             ) from None
+            raise ValueError(
+                f'{where}chumpy {obj.chumpy_name}: {exc}') from None
         except (KeyError, TypeError, IndexError) as exc:
-            raise ValueError(f'{where}chumpy {obj.chumpy_name} cannot be '
-                             f'evaluated ({type(exc).__name__}: {exc})'
-                             ) from None
+            raise ValueError(
+                f'{where}chumpy {obj.chumpy_name} cannot be '
+                f'evaluated ({type(exc).__name__}: {exc})') from None
     raise ValueError(
         f'{where}holds a derived chumpy object {obj.chumpy_name} that cannot '
         f'be evaluated without chumpy (supported: Ch, '
@@ -221,8 +225,11 @@ def chumpy_to_array(obj: Any, where: str = '', _depth: int = 0) -> Any:
 
 SMPL_PICKLE_POLICY = UnpicklePolicy(
     what='SMPL model file',
-    globals=MappingProxyType({**numpy_globals(), **set_globals(),
-                              **sparse_globals()}),
+    globals=MappingProxyType({
+        **numpy_globals(),
+        **set_globals(),
+        **sparse_globals()
+    }),
     builds=NUMPY_BUILDS + sparse_builds() + ((ChumpyObject, _chumpy_build), ),
     find_hook=_chumpy_hook,
     max_array_elements=MAX_ARRAY_ELEMENTS,
@@ -246,9 +253,12 @@ def safe_load_pickle(path: str) -> Any:
             names it and what was refused).
     """
     with open(path, 'rb') as f:
-        return restricted_load(f, str(path), SMPL_PICKLE_POLICY,
-                               size=os.fstat(f.fileno()).st_size,
-                               children=_chumpy_children)
+        return restricted_load(
+            f,
+            str(path),
+            SMPL_PICKLE_POLICY,
+            size=os.fstat(f.fileno()).st_size,
+            children=_chumpy_children)
 
 
 # ---------------------------------------------------------------------------
@@ -303,11 +313,13 @@ def load_smpl_model_file(path: str) -> Dict[str, Array]:
         elif ext == '.npz':
             data = load_npz(path, max_elements=MAX_ARRAY_ELEMENTS)
         else:
-            raise _invalid(path, f'unknown extension "{ext}", expected .pkl '
-                           f'or .npz')
+            raise _invalid(
+                path, f'unknown extension "{ext}", expected .pkl '
+                f'or .npz')
     except UnreadablePickleError as exc:
-        raise _invalid(path, f'not a readable SMPL pickle (truncated or '
-                       f'not a pickle: {exc.detail})') from None
+        raise _invalid(
+            path, f'not a readable SMPL pickle (truncated or '
+            f'not a pickle: {exc.detail})') from None
     except RefusedPickleError as exc:
         raise UnsafeBodyModelFileError(
             f'{exc}\nExpected body-model folder:\n{_tree(None)}') from None
@@ -315,13 +327,15 @@ def load_smpl_model_file(path: str) -> Dict[str, Array]:
         raise InvalidBodyModelFileError(
             f'{exc}\nExpected body-model folder:\n{_tree(None)}') from None
     if not isinstance(data, dict):
-        raise _invalid(path, f'expected a dict of arrays, found '
-                       f'{type(data).__name__}')
+        raise _invalid(
+            path, f'expected a dict of arrays, found '
+            f'{type(data).__name__}')
     missing = [k for k in SMPL_MODEL_KEYS if k not in data]
     if missing:
-        raise _invalid(path, f'missing key(s) {missing}; an SMPL model file '
-                       f'needs {list(SMPL_MODEL_KEYS)} (found '
-                       f'{sorted(map(str, data))})')
+        raise _invalid(
+            path, f'missing key(s) {missing}; an SMPL model file '
+            f'needs {list(SMPL_MODEL_KEYS)} (found '
+            f'{sorted(map(str, data))})')
     out = {}
     for key in SMPL_MODEL_KEYS:
         value = data[key]
@@ -340,8 +354,9 @@ def load_smpl_model_file(path: str) -> Dict[str, Array]:
     _check_shape(path, 'v_template', out['v_template'], (None, 3), '(V, 3)')
     _check_shape(path, 'f', out['f'], (None, 3), '(F, 3)')
     if not np.issubdtype(out['f'].dtype, np.integer):
-        raise _invalid(path, f'key "f" has dtype {out["f"].dtype}, expected '
-                       f'an integer dtype')
+        raise _invalid(
+            path, f'key "f" has dtype {out["f"].dtype}, expected '
+            f'an integer dtype')
     V = num_verts
     _check_shape(path, 'shapedirs', out['shapedirs'], (V, 3, [10]),
                  f'(V={V}, 3, >=10)')
@@ -359,13 +374,15 @@ def load_smpl_model_file(path: str) -> Dict[str, Array]:
         values = out[key].data if scipy.sparse.issparse(out[key]) \
             else out[key]
         if not np.issubdtype(values.dtype, np.number):
-            raise _invalid(path, f'key "{key}" has dtype {values.dtype}, '
-                           f'expected a numeric dtype')
+            raise _invalid(
+                path, f'key "{key}" has dtype {values.dtype}, '
+                f'expected a numeric dtype')
         bad = int(values.size - np.count_nonzero(np.isfinite(values)))
         if bad:
-            raise _invalid(path, f'key "{key}" holds {bad} non-finite '
-                           f'value(s) (NaN/Inf); every array of an SMPL '
-                           f'model must be finite')
+            raise _invalid(
+                path, f'key "{key}" holds {bad} non-finite '
+                f'value(s) (NaN/Inf); every array of an SMPL '
+                f'model must be finite')
     for key in ('v_template', 'shapedirs', 'posedirs', 'weights'):
         out[key] = out[key].astype(np.float64)
     if not scipy.sparse.issparse(out['J_regressor']):
@@ -386,7 +403,7 @@ def _check_gender(gender: str) -> str:
 
 
 def body_model_root(model_path: str) -> str:
-    """The root of the tree for a root folder, its ``smpl/`` or a model file."""
+    """Root of the tree for a root folder, its ``smpl/`` or a model file."""
     model_path = osp.normpath(str(model_path))
     is_file = osp.isfile(model_path) or (not osp.isdir(model_path)
                                          and bool(osp.splitext(model_path)[1]))
@@ -422,8 +439,9 @@ def smpl_model_path(model_path: str, gender: str = 'neutral') -> str:
                 return candidate
     if not osp.isdir(model_path) and osp.splitext(model_path)[1]:
         raise _missing(model_path, 'SMPL model file', root)
-    raise _missing(osp.join(root, 'smpl', stem + '.pkl'),
-                   f'SMPL {gender} model (.pkl or .npz)', root)
+    raise _missing(
+        osp.join(root, 'smpl', stem + '.pkl'),
+        f'SMPL {gender} model (.pkl or .npz)', root)
 
 
 def body_model_files(model_path: str,
@@ -443,7 +461,8 @@ def body_model_files(model_path: str,
         smpl_mean_params=osp.join(root, 'smpl_mean_params.npz'))
 
 
-def load_joint_regressor(path: str, expected_rows: int,
+def load_joint_regressor(path: str,
+                         expected_rows: int,
                          num_vertices: int = 6890) -> np.ndarray:
     """Load a dense joint regressor ``.npy`` of shape (rows, V), float32.
 
@@ -453,8 +472,10 @@ def load_joint_regressor(path: str, expected_rows: int,
     """
     path = str(path)
     if not osp.isfile(path):
-        raise _missing(path, f'joint regressor ({expected_rows} x '
-                       f'{num_vertices})', body_model_root(path))
+        raise _missing(
+            path, f'joint regressor ({expected_rows} x '
+            f'{num_vertices})', body_model_root(path))
+
     def shape_problem(shape):
         if tuple(shape) != (expected_rows, num_vertices):
             return (f'joint regressor has shape {tuple(shape)}, expected '
@@ -463,8 +484,11 @@ def load_joint_regressor(path: str, expected_rows: int,
 
     try:
         with open(path, 'rb') as f:
-            reg = read_npy(f, path, os.fstat(f.fileno()).st_size,
-                           expected_shape=shape_problem)
+            reg = read_npy(
+                f,
+                path,
+                os.fstat(f.fileno()).st_size,
+                expected_shape=shape_problem)
     except BrokenFileError as exc:
         raise InvalidBodyModelFileError(
             f'{exc}\nExpected body-model folder:\n{_tree(None)}') from None
@@ -491,12 +515,14 @@ def load_smpl_mean_params(path: str) -> Dict[str, np.ndarray]:
     out = {}
     for key, size in (('pose', NUM_MEAN_POSE), ('shape', 10), ('cam', 3)):
         if key not in data:
-            raise _invalid(path, f'missing key "{key}" (found '
-                           f'{sorted(data)}); expected pose (144), shape '
-                           f'(10), cam (3)')
+            raise _invalid(
+                path, f'missing key "{key}" (found '
+                f'{sorted(data)}); expected pose (144), shape '
+                f'(10), cam (3)')
         if data[key].size != size:
-            raise _invalid(path, f'key "{key}" has shape {data[key].shape}, '
-                           f'expected ({size},)')
+            raise _invalid(
+                path, f'key "{key}" has shape {data[key].shape}, '
+                f'expected ({size},)')
         if not np.issubdtype(data[key].dtype, np.number) or \
                 not np.isfinite(data[key]).all():
             raise _invalid(path, f'key "{key}" is not a finite numeric '
@@ -508,8 +534,8 @@ def load_smpl_mean_params(path: str) -> Dict[str, np.ndarray]:
 __all__ = [
     'BODY_MODEL_TREE', 'BodyModelFileError', 'MissingBodyModelFileError',
     'InvalidBodyModelFileError', 'UnsafeBodyModelFileError', 'ChumpyObject',
-    'SMPL_PICKLE_POLICY',
-    'safe_load_pickle', 'chumpy_to_array', 'load_smpl_model_file',
-    'body_model_root', 'smpl_model_path', 'body_model_files',
-    'load_joint_regressor', 'load_smpl_mean_params', 'GENDERS'
+    'SMPL_PICKLE_POLICY', 'safe_load_pickle', 'chumpy_to_array',
+    'load_smpl_model_file', 'body_model_root', 'smpl_model_path',
+    'body_model_files', 'load_joint_regressor', 'load_smpl_mean_params',
+    'GENDERS'
 ]

@@ -5,10 +5,10 @@ for tests, the quick start and demos. It is **not SMPL** and not fitted to any
 scan: a smooth, closed mannequin with SMPL's interface, written in the layout
 of the official files so the same loader reads both::
 
-    root/smpl/SMPL_{NEUTRAL,MALE,FEMALE}.pkl   plain pickle (protocol 2), no chumpy
-    root/J_regressor_extra.npy                 (9, 6890)  rows: EXTRA_JOINT_NAMES
-    root/J_regressor_h36m.npy                  (17, 6890) rows: H36M_JOINT_NAMES
-    root/smpl_mean_params.npz                  pose (144), shape (10), cam (3)
+    root/smpl/SMPL_{NEUTRAL,MALE,FEMALE}.pkl  pickle (protocol 2), no chumpy
+    root/J_regressor_extra.npy   (9, 6890)  rows: EXTRA_JOINT_NAMES
+    root/J_regressor_h36m.npy    (17, 6890) rows: H36M_JOINT_NAMES
+    root/smpl_mean_params.npz    pose (144), shape (10), cam (3)
 
 How it is built (see :mod:`.synthetic_mesh` and :mod:`.synthetic_fields`):
 
@@ -46,8 +46,7 @@ import scipy.sparse as sp
 import torch
 
 from mmhuman_imphmr.utils import constants
-from mmhuman_imphmr.utils.geometry import (axis_angle_to_rotmat,
-                                           rotmat_to_rot6d)
+from mmhuman_imphmr.utils.geometry import axis_angle_to_rotmat, rotmat_to_rot6d
 from .synthetic_fields import (extra_and_h36m_targets, joint_sigmas,
                                pose_directions, regressor, shape_directions,
                                skinning_weights)
@@ -73,8 +72,8 @@ FILES = {
 GENDER_BETAS = {
     'neutral': np.zeros(10),
     'male': np.array([1.0, 0.3, 0.2, 1.0, -0.6, 0.0, 0.2, 0.0, 0.5, 0.0]),
-    'female': np.array([-1.0, -0.4, -0.2, -1.0, 1.0, 0.0, -0.2, 0.0, -0.4,
-                        0.0]),
+    'female':
+    np.array([-1.0, -0.4, -0.2, -1.0, 1.0, 0.0, -0.2, 0.0, -0.4, 0.0]),
 }
 SEED_BETA_STD = 0.2  # size of the per-seed individual offset (in sd)
 
@@ -93,18 +92,42 @@ _LEFT_SPOTS = {
     'lring': (LEFT_ARM, (0.875, 0.21, -0.07)),
     'lpinky': (LEFT_ARM, (0.85, 0.21, -0.09)),
 }
-_RIGHT_NAMES = {'leye': 'reye', 'lear': 'rear', 'LBigToe': 'RBigToe',
-                'LSmallToe': 'RSmallToe', 'LHeel': 'RHeel',
-                'lthumb': 'rthumb', 'lindex': 'rindex', 'lmiddle': 'rmiddle',
-                'lring': 'rring', 'lpinky': 'rpinky'}
+_RIGHT_NAMES = {
+    'leye': 'reye',
+    'lear': 'rear',
+    'LBigToe': 'RBigToe',
+    'LSmallToe': 'RSmallToe',
+    'LHeel': 'RHeel',
+    'lthumb': 'rthumb',
+    'lindex': 'rindex',
+    'lmiddle': 'rmiddle',
+    'lring': 'rring',
+    'lpinky': 'rpinky'
+}
 _RIGHT_PART = {HEAD: HEAD, LEFT_LEG: RIGHT_LEG, LEFT_ARM: RIGHT_ARM}
 # smplx.vertex_ids['smplh'] (vertex indices of the real SMPL topology).
 SMPLX_VERTEX_IDS = {
-    'nose': 332, 'reye': 6260, 'leye': 2800, 'rear': 4071, 'lear': 583,
-    'rthumb': 6191, 'rindex': 5782, 'rmiddle': 5905, 'rring': 6016,
-    'rpinky': 6133, 'lthumb': 2746, 'lindex': 2319, 'lmiddle': 2445,
-    'lring': 2556, 'lpinky': 2673, 'LBigToe': 3216, 'LSmallToe': 3226,
-    'LHeel': 3387, 'RBigToe': 6617, 'RSmallToe': 6624, 'RHeel': 6787
+    'nose': 332,
+    'reye': 6260,
+    'leye': 2800,
+    'rear': 4071,
+    'lear': 583,
+    'rthumb': 6191,
+    'rindex': 5782,
+    'rmiddle': 5905,
+    'rring': 6016,
+    'rpinky': 6133,
+    'lthumb': 2746,
+    'lindex': 2319,
+    'lmiddle': 2445,
+    'lring': 2556,
+    'lpinky': 2673,
+    'LBigToe': 3216,
+    'LSmallToe': 3226,
+    'LHeel': 3387,
+    'RBigToe': 6617,
+    'RSmallToe': 6624,
+    'RHeel': 6787
 }
 
 
@@ -216,8 +239,8 @@ def _atomic_write(path: str, data: bytes) -> None:
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.ascontiguousarray(arr),
-                              allow_pickle=False)
+    np.lib.format.write_array(
+        buf, np.ascontiguousarray(arr), allow_pickle=False)
     return buf.getvalue()
 
 
@@ -226,8 +249,8 @@ def _npz_bytes(arrays: Dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, 'w', zipfile.ZIP_STORED) as zf:
         for key, arr in arrays.items():
-            info = zipfile.ZipInfo(f'{key}.npy', date_time=(1980, 1, 1, 0, 0,
-                                                            0))
+            info = zipfile.ZipInfo(
+                f'{key}.npy', date_time=(1980, 1, 1, 0, 0, 0))
             zf.writestr(info, _npy_bytes(arr))
     return buf.getvalue()
 
@@ -259,8 +282,7 @@ def generate_synthetic_body_model(root: str,
                     f'to replace the body model in {root}')
     model = build_synthetic_body_model(seed)
     for gender in ('neutral', 'male', 'female'):
-        _atomic_write(paths[gender],
-                      pickle.dumps(model[gender], protocol=2))
+        _atomic_write(paths[gender], pickle.dumps(model[gender], protocol=2))
     for key in ('joint_regressor_extra', 'joint_regressor_h36m'):
         _atomic_write(paths[key], _npy_bytes(model[key]))
     _atomic_write(paths['mean_params'], _npz_bytes(model['mean_params']))

@@ -23,20 +23,41 @@ _ALLOWED = {
     RIGHT_ARM: [14, 17, 19, 21, 23],
 }
 
-
 # The child joint at the end of each joint's (first) bone segment.
-_CHILD = {0: 3, 3: 6, 6: 9, 9: 12, 12: 15, 13: 16, 14: 17, 16: 18, 17: 19,
-          18: 20, 19: 21, 20: 22, 21: 23, 1: 4, 2: 5, 4: 7, 5: 8, 7: 10,
-          8: 11}
+_CHILD = {
+    0: 3,
+    3: 6,
+    6: 9,
+    9: 12,
+    12: 15,
+    13: 16,
+    14: 17,
+    16: 18,
+    17: 19,
+    18: 20,
+    19: 21,
+    20: 22,
+    21: 23,
+    1: 4,
+    2: 5,
+    4: 7,
+    5: 8,
+    7: 10,
+    8: 11
+}
 
 
-def bone_segments(joints: np.ndarray) -> List[List[Tuple[np.ndarray,
-                                                         np.ndarray]]]:
+def bone_segments(joints: np.ndarray
+                  ) -> List[List[Tuple[np.ndarray, np.ndarray]]]:
     """Segments that make up the bone of each joint (joint -> child)."""
     j = joints
-    tips = {15: j[15] + (0, HEAD_TOP_Y - j[15][1] - 0.03, 0),
-            22: j[22] + (0.09, 0, 0), 23: j[23] - (0.09, 0, 0),
-            10: j[10] + (0, 0, 0.07), 11: j[11] + (0, 0, 0.07)}
+    tips = {
+        15: j[15] + (0, HEAD_TOP_Y - j[15][1] - 0.03, 0),
+        22: j[22] + (0.09, 0, 0),
+        23: j[23] - (0.09, 0, 0),
+        10: j[10] + (0, 0, 0.07),
+        11: j[11] + (0, 0, 0.07)
+    }
     child = _CHILD
     segs = []
     for k in range(24):
@@ -83,8 +104,11 @@ def adjacency_average(faces: np.ndarray, n: int) -> sp.csr_matrix:
     return (sp.diags(1.0 / np.asarray(adj.sum(1)).ravel()) @ adj).tocsr()
 
 
-def skinning_weights(verts: np.ndarray, faces: np.ndarray, part: np.ndarray,
-                     joints: np.ndarray, iters: int = 18) -> np.ndarray:
+def skinning_weights(verts: np.ndarray,
+                     faces: np.ndarray,
+                     part: np.ndarray,
+                     joints: np.ndarray,
+                     iters: int = 18) -> np.ndarray:
     """Nearest allowed bone per vertex, then diffused over the surface.
 
     ``iters`` lazy-averaging steps over the mesh graph (~2 cm edges) blend
@@ -125,8 +149,8 @@ def _skeletal_field(weights, tpos, joints, delta_j) -> np.ndarray:
     return np.einsum('vj,vjc->vc', weights, per_bone)
 
 
-def shape_directions(verts: np.ndarray, faces: np.ndarray,
-                     weights: np.ndarray, joints: np.ndarray) -> np.ndarray:
+def shape_directions(verts: np.ndarray, faces: np.ndarray, weights: np.ndarray,
+                     joints: np.ndarray) -> np.ndarray:
     """Ten smooth shape directions ``(V, 3, 10)``, one standard deviation
     each.
 
@@ -183,13 +207,15 @@ def shape_directions(verts: np.ndarray, faces: np.ndarray,
     chest_w = weights[:, [6, 9]].sum(1)
     dirs[:, 2, 8] = 0.12 * (verts[:, 2] - 0.005) * chest_w
     dirs[:, :, 9] = (0.04 * belly[:, None] * (0, -0.3, 1) -
-                     0.02 * hip_w[:, None] * (1 - front)[:, None] *
-                     (0, 0, 1) * (verts[:, 1] < -0.1)[:, None])
+                     0.02 * hip_w[:, None] * (1 - front)[:, None] * (0, 0, 1) *
+                     (verts[:, 1] < -0.1)[:, None])
     return dirs
 
 
-def pose_directions(verts: np.ndarray, faces: np.ndarray,
-                    weights: np.ndarray, amount: float = 0.006) -> np.ndarray:
+def pose_directions(verts: np.ndarray,
+                    faces: np.ndarray,
+                    weights: np.ndarray,
+                    amount: float = 0.006) -> np.ndarray:
     """Pose correctives ``(V, 3, 207)``: a bulge at bent joints.
 
     For joint ``j`` the diagonal entries of ``R_j - I`` (features
@@ -208,7 +234,9 @@ def pose_directions(verts: np.ndarray, faces: np.ndarray,
     return dirs
 
 
-def regressor_row(verts: np.ndarray, target: np.ndarray, sigma: float,
+def regressor_row(verts: np.ndarray,
+                  target: np.ndarray,
+                  sigma: float,
                   name: str = '') -> np.ndarray:
     """Non-negative weights summing to 1 whose average of ``verts`` is
     ``target``; widens the kernel (up to 4 times) when the target is not
@@ -256,8 +284,10 @@ def _tilted_kernel(verts: np.ndarray, target: np.ndarray,
 
 def regressor(verts: np.ndarray, targets: Sequence[np.ndarray],
               sigmas: Sequence[float], names: Sequence[str]) -> np.ndarray:
-    return np.stack([regressor_row(verts, np.asarray(t), s, n)
-                     for t, s, n in zip(targets, sigmas, names)])
+    return np.stack([
+        regressor_row(verts, np.asarray(t), s, n)
+        for t, s, n in zip(targets, sigmas, names)
+    ])
 
 
 def joint_sigmas() -> np.ndarray:
@@ -278,8 +308,10 @@ def extra_and_h36m_targets(joints: np.ndarray) -> Dict[str, Tuple]:
     lhip = j[1] + (0.012, -0.035, 0.0)
     rhip = j[2] + (-0.012, -0.035, 0.0)
     extra = {
-        'Right Hip': (rhip, 0.045), 'Left Hip': (lhip, 0.045),
-        'Neck (LSP)': (mid_neck, 0.04), 'Top of Head (LSP)': (top, 0.03),
+        'Right Hip': (rhip, 0.045),
+        'Left Hip': (lhip, 0.045),
+        'Neck (LSP)': (mid_neck, 0.04),
+        'Top of Head (LSP)': (top, 0.03),
         'Pelvis (MPII)': (np.array([0.0, -0.30, 0.0]), 0.05),
         'Thorax (MPII)': (np.array([0.0, 0.25, -0.01]), 0.05),
         'Spine (H36M)': (np.array([0.0, 0.0, -0.005]), 0.06),
@@ -288,16 +320,21 @@ def extra_and_h36m_targets(joints: np.ndarray) -> Dict[str, Tuple]:
     }
     h36m = {
         'Pelvis': (np.array([0.0, -0.26, 0.0]), 0.06),
-        'Right Hip': (rhip, 0.045), 'Right Knee': (j[5], 0.035),
-        'Right Ankle': (j[8], 0.03), 'Left Hip': (lhip, 0.045),
-        'Left Knee': (j[4], 0.035), 'Left Ankle': (j[7], 0.03),
+        'Right Hip': (rhip, 0.045),
+        'Right Knee': (j[5], 0.035),
+        'Right Ankle': (j[8], 0.03),
+        'Left Hip': (lhip, 0.045),
+        'Left Knee': (j[4], 0.035),
+        'Left Ankle': (j[7], 0.03),
         'Spine': (np.array([0.0, 0.0, -0.005]), 0.06),
         'Thorax': (np.array([0.0, 0.25, -0.01]), 0.05),
         'Neck/Nose': (np.array([0.0, 0.43, 0.07]), 0.03),
         'Head': (np.array([0.0, 0.50, 0.02]), 0.04),
         'Left Shoulder': (j[16] + (0.0, 0.01, 0.0), 0.045),
-        'Left Elbow': (j[18], 0.035), 'Left Wrist': (j[20], 0.03),
+        'Left Elbow': (j[18], 0.035),
+        'Left Wrist': (j[20], 0.03),
         'Right Shoulder': (j[17] + (0.0, 0.01, 0.0), 0.045),
-        'Right Elbow': (j[19], 0.035), 'Right Wrist': (j[21], 0.03),
+        'Right Elbow': (j[19], 0.035),
+        'Right Wrist': (j[21], 0.03),
     }
     return {'extra': extra, 'h36m': h36m}

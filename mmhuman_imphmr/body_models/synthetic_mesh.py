@@ -27,13 +27,21 @@ TORSO, HEAD, LEFT_LEG, RIGHT_LEG, LEFT_ARM, RIGHT_ARM = range(6)
 # Design skeleton of the neutral body (left side; the right is mirrored in x).
 # Proportions follow the usual ones of an adult (~1.73 m), SMPL joint order.
 _LEFT_JOINTS = {
-    0: (0.0, -0.22, 0.0), 1: (0.075, -0.31, 0.0), 3: (0.0, -0.10, -0.01),
-    4: (0.10, -0.69, 0.005), 6: (0.0, 0.025, -0.005),
-    7: (0.09, -1.075, -0.035), 9: (0.0, 0.085, 0.0),
-    10: (0.105, -1.135, 0.085), 12: (0.0, 0.29, -0.015),
-    13: (0.08, 0.195, -0.015), 15: (0.0, 0.36, 0.02),
-    16: (0.175, 0.225, -0.02), 18: (0.43, 0.215, -0.035),
-    20: (0.685, 0.22, -0.04), 22: (0.77, 0.215, -0.045)
+    0: (0.0, -0.22, 0.0),
+    1: (0.075, -0.31, 0.0),
+    3: (0.0, -0.10, -0.01),
+    4: (0.10, -0.69, 0.005),
+    6: (0.0, 0.025, -0.005),
+    7: (0.09, -1.075, -0.035),
+    9: (0.0, 0.085, 0.0),
+    10: (0.105, -1.135, 0.085),
+    12: (0.0, 0.29, -0.015),
+    13: (0.08, 0.195, -0.015),
+    15: (0.0, 0.36, 0.02),
+    16: (0.175, 0.225, -0.02),
+    18: (0.43, 0.215, -0.035),
+    20: (0.685, 0.22, -0.04),
+    22: (0.77, 0.215, -0.045)
 }
 _MIRROR = {2: 1, 5: 4, 8: 7, 11: 10, 14: 13, 17: 16, 19: 18, 21: 20, 23: 22}
 HEAD_TOP_Y = 0.563
@@ -117,8 +125,13 @@ def _uniform_like(psi: np.ndarray) -> np.ndarray:
     return base + np.mean(psi - base)
 
 
-def _sweep(b: _Builder, ring0: Sequence[int], frame0, rings, part: int,
-           flip: bool, n_blend: int = 4) -> List[int]:
+def _sweep(b: _Builder,
+           ring0: Sequence[int],
+           frame0,
+           rings,
+           part: int,
+           flip: bool,
+           n_blend: int = 4) -> List[int]:
     """Continue a tube from ``ring0`` through elliptic rings.
 
     Args:
@@ -138,8 +151,9 @@ def _sweep(b: _Builder, ring0: Sequence[int], frame0, rings, part: int,
         psi = (1 - s) * psi0 + s * psiu
         sn = np.sin(psi)
         rv = np.where(sn > 0, rvp, rvn)
-        pts = (np.asarray(c) + (ru * np.cos(psi))[:, None] * np.asarray(u) +
-               (rv * sn)[:, None] * np.asarray(v))
+        pts = (
+            np.asarray(c) + (ru * np.cos(psi))[:, None] * np.asarray(u) +
+            (rv * sn)[:, None] * np.asarray(v))
         cur = list(b.add(pts, part))
         b.band(prev, cur, flip)
         prev = cur
@@ -149,8 +163,10 @@ def _sweep(b: _Builder, ring0: Sequence[int], frame0, rings, part: int,
 def _lerp_table(table, x):
     table = np.asarray(table, dtype=np.float64)
     table = table[np.argsort(table[:, 0])]
-    return [np.interp(x, table[:, 0], table[:, k])
-            for k in range(1, table.shape[1])]
+    return [
+        np.interp(x, table[:, 0], table[:, k])
+        for k in range(1, table.shape[1])
+    ]
 
 
 _EX, _EY, _EZ = np.eye(3)
@@ -208,8 +224,7 @@ def _leg(b: _Builder, ring0: List[int], side: float) -> None:
                       0.046 - 0.008 * t**2, 0.027 - 0.01 * t, rvn))
     last = _sweep_tilted(b, ring0, ((side * 0.085, -0.31, 0.0), ex, _EZ),
                          rings, side)
-    b.cap(last, (side * 0.112, -1.15, 0.183), _part(LEFT_LEG, side),
-          flip=True)
+    b.cap(last, (side * 0.112, -1.15, 0.183), _part(LEFT_LEG, side), flip=True)
 
 
 def _part(left_part: int, side: float) -> int:
@@ -238,12 +253,12 @@ def _arm(b: _Builder, ring0: List[int], side: float) -> None:
               (0.685, 0.22, -0.04), (0.875, 0.21, -0.045)]
     r_tab = [(0.20, 0.060, 0.060), (0.26, 0.052, 0.053), (0.33, 0.046, 0.046),
              (0.41, 0.040, 0.040), (0.48, 0.041, 0.043), (0.60, 0.032, 0.036),
-             (0.685, 0.022, 0.031), (0.72, 0.018, 0.042),
-             (0.80, 0.016, 0.045), (0.85, 0.013, 0.040), (0.87, 0.010, 0.030)]
-    ex = _EX * side
+             (0.685, 0.022, 0.031), (0.72, 0.018, 0.042), (0.80, 0.016, 0.045),
+             (0.85, 0.013, 0.040), (0.87, 0.010, 0.030)]
     rings = []
-    for x in np.concatenate([np.linspace(0.20, 0.685, 26),
-                             np.linspace(0.705, 0.865, 9)]):
+    for x in np.concatenate(
+        [np.linspace(0.20, 0.685, 26),
+         np.linspace(0.705, 0.865, 9)]):
         y, z = _lerp_table(yz_tab, x)
         ry, rz = _lerp_table(r_tab, x)
         rings.append(((side * x, y, z), _EY, _EZ, ry, rz, rz))
@@ -257,8 +272,10 @@ def _neck_head(b: _Builder, ring0: List[int]) -> None:
     pts0 = np.array([b.pos[i] for i in ring0])
     c0 = pts0.mean(0)
     psi = _uniform_like(_ring_angles(pts0, c0, _EX, _EZ))
-    neck = np.stack([0.058 * np.cos(psi), np.full(len(psi), 0.30),
-                     -0.012 + 0.052 * np.sin(psi)], 1)
+    neck = np.stack([
+        0.058 * np.cos(psi),
+        np.full(len(psi), 0.30), -0.012 + 0.052 * np.sin(psi)
+    ], 1)
     prev = list(ring0)
     for k in range(1, 7):  # chest/trapezius: rise first, then narrow
         s = k / 6
@@ -270,10 +287,15 @@ def _neck_head(b: _Builder, ring0: List[int]) -> None:
     rings = [((0, 0.327, -0.008), _EX, _EZ, 0.056, 0.054, 0.054)]
     yc, ax, ay, az, zc = 0.455, 0.079, HEAD_TOP_Y - 0.455, 0.097, 0.015
     for th in np.linspace(0.85, np.pi - 0.28, 13):
-        rings.append(((0, yc - ay * np.cos(th), zc), _EX, _EZ,
-                      ax * np.sin(th), az * np.sin(th), az * np.sin(th)))
-    last = _sweep(b, prev, ((0, 0.30, -0.012), _EX, _EZ), rings, HEAD,
-                  flip=False, n_blend=1)
+        rings.append(((0, yc - ay * np.cos(th), zc), _EX, _EZ, ax * np.sin(th),
+                      az * np.sin(th), az * np.sin(th)))
+    last = _sweep(
+        b,
+        prev, ((0, 0.30, -0.012), _EX, _EZ),
+        rings,
+        HEAD,
+        flip=False,
+        n_blend=1)
     b.cap(last, (0, HEAD_TOP_Y, zc), HEAD, flip=False)
 
 
@@ -355,15 +377,25 @@ def _split_long_edges(pos: List[np.ndarray], part: List[int], tris: list,
         f3, f4 = len(tris), len(tris) + 1
         tris[f1], tris[f2] = (a, m, c), (b, m, d)
         tris += [(m, b, c), (m, a, d)]
-        for (u, w), f in {(a, m): f1, (m, c): f1, (c, a): f1, (m, b): f3,
-                          (b, c): f3, (c, m): f3, (b, m): f2, (m, d): f2,
-                          (d, b): f2, (m, a): f4, (a, d): f4,
-                          (d, m): f4}.items():
+        for (u, w), f in {
+            (a, m): f1,
+            (m, c): f1,
+            (c, a): f1,
+            (m, b): f3,
+            (b, c): f3,
+            (c, m): f3,
+            (b, m): f2,
+            (m, d): f2,
+            (d, b): f2,
+            (m, a): f4,
+            (a, d): f4,
+            (d, m): f4
+        }.items():
             he[(u, w)] = f
         for u in (a, b, c, d):
             lo, hi = min(u, m), max(u, m)
-            heapq.heappush(heap, (-float(np.sum((pos[u] - pos[m])**2)),
-                                  lo, hi))
+            heapq.heappush(heap, (-float(np.sum(
+                (pos[u] - pos[m])**2)), lo, hi))
 
 
 def _bump(pos, center, sigma, amp, direction, mask):

@@ -25,9 +25,9 @@ from mmhuman_imphmr.utils.safe_pickle import (NUMPY_BUILDS, BrokenFileError,
                                               RefusedPickleError,
                                               RestrictedUnpickler,
                                               UnpicklePolicy, load_npz,
-                                              npz_member_names, open_npz,
-                                              restricted_load)
+                                              npz_member_names)
 from mmhuman_imphmr.utils.safe_pickle import numpy_globals as _numpy_globals
+from mmhuman_imphmr.utils.safe_pickle import open_npz, restricted_load
 
 # Limits of one pickled member (a 300k-sample ``smpl`` dict holds ~30M
 # floats) and of a numeric member (300k x 190 x 3 keypoints = 171M).
@@ -53,7 +53,9 @@ class NumpyOnlyUnpickler(RestrictedUnpickler):
         path (str): Shown in errors.
     """
 
-    def __init__(self, file: IO[bytes], path: str = '<stream>',
+    def __init__(self,
+                 file: IO[bytes],
+                 path: str = '<stream>',
                  size: Optional[int] = None) -> None:
         super().__init__(file, path, HUMANDATA_PICKLE_POLICY, size)
         self.path = path
@@ -68,12 +70,15 @@ def load_pickle_numpy_only(path: str) -> Any:
             ``path``.
     """
     with open(path, 'rb') as f:
-        return restricted_load(f, path, HUMANDATA_PICKLE_POLICY,
-                               size=os.fstat(f.fileno()).st_size)
+        return restricted_load(
+            f,
+            path,
+            HUMANDATA_PICKLE_POLICY,
+            size=os.fstat(f.fileno()).st_size)
 
 
-def load_human_data(path: str, keys: Optional[Iterable[str]] = None
-                    ) -> Dict[str, Any]:
+def load_human_data(path: str,
+                    keys: Optional[Iterable[str]] = None) -> Dict[str, Any]:
     """Read a HumanData ``.npz`` into a dict (all members or ``keys``).
 
     0-d members come back as Python objects (dict, bool, int, str), like
@@ -98,7 +103,8 @@ def npz_keys(path: str) -> list:
     return npz_member_names(path)
 
 
-def save_human_data(path: str, data: Dict[str, Any],
+def save_human_data(path: str,
+                    data: Dict[str, Any],
                     keypoints_compressed: bool = False) -> None:
     """Write ``data`` the way mmhuman3d's ``HumanData.dump`` does.
 
@@ -128,18 +134,18 @@ def _open_member(zf: zipfile.ZipFile, path: str, key: str):
     try:
         info = zf.getinfo(name)
     except KeyError:
-        raise BrokenFileError(f'{path}: key "{key}": missing (found keys '
-                              f'{sorted(n[:-4] for n in zf.namelist())})'
-                              ) from None
+        raise BrokenFileError(
+            f'{path}: key "{key}": missing (found keys '
+            f'{sorted(n[:-4] for n in zf.namelist())})') from None
     f = zf.open(info)
     try:
         version = np.lib.format.read_magic(f)
         shape, fortran, dtype = np.lib.format._read_array_header(f, version)
     except (ValueError, EOFError, zipfile.BadZipFile, OSError) as exc:
         f.close()
-        raise BrokenFileError(f'{path}: key "{key}": not a readable .npy '
-                              f'member ({type(exc).__name__}: {exc})'
-                              ) from None
+        raise BrokenFileError(
+            f'{path}: key "{key}": not a readable .npy '
+            f'member ({type(exc).__name__}: {exc})') from None
     return f, shape, fortran, dtype, info.file_size - f.tell()
 
 
@@ -184,8 +190,8 @@ def iter_array_chunks(path: str, key: str, chunk_rows: int = 8192):
                     raise BrokenFileError(
                         f'{path}: key "{key}": truncated at row {done} of '
                         f'{shape[0]}')
-                yield np.frombuffer(buf, dtype=dtype).reshape(
-                    (rows, ) + row_shape)
+                yield np.frombuffer(
+                    buf, dtype=dtype).reshape((rows, ) + row_shape)
                 done += rows
 
 

@@ -12,9 +12,8 @@ from mmhuman_imphmr.utils.constants import J49_FLIP_PERM, NUM_JOINTS
 from .human_data_cache import GENDERS, load_or_build_cache, open_cache
 from .label_type import check_label_type, resolve_label_type
 
-
-_IMAGE_SIGNATURES = (b'\xff\xd8\xff', b'\x89PNG\r\n\x1a\n', b'BM',
-                     b'II*\x00', b'MM\x00*')
+_IMAGE_SIGNATURES = (b'\xff\xd8\xff', b'\x89PNG\r\n\x1a\n', b'BM', b'II*\x00',
+                     b'MM\x00*')
 
 
 def image_file_problem(path: str) -> Optional[str]:
@@ -122,9 +121,10 @@ class HumanImageDataset(BaseDataset):
         ``dataset_name`` str, ``label_type`` str (the dataset's, one of
         ``LABEL_TYPES``), ``flip_indices`` list[int] (SPIN's 49).
     """
-    METAINFO: dict = dict(keypoint_convention='smpl_49',
-                          num_keypoints=NUM_JOINTS,
-                          flip_indices=J49_FLIP_PERM)
+    METAINFO: dict = dict(
+        keypoint_convention='smpl_49',
+        num_keypoints=NUM_JOINTS,
+        flip_indices=J49_FLIP_PERM)
 
     def __init__(self,
                  ann_file: str,
@@ -192,8 +192,9 @@ class HumanImageDataset(BaseDataset):
         """Validate/cache the file and open its arrays (no per-sample dict)."""
         if self._fully_initialized:
             return
-        self._cache_folder = load_or_build_cache(
-            self.ann_file, self.keypoint_convention, self.cache_dir)
+        self._cache_folder = load_or_build_cache(self.ann_file,
+                                                 self.keypoint_convention,
+                                                 self.cache_dir)
         num = len(self.arrays['image_path'])
         if self._indices is None:
             index = None  # identity: nothing per sample to pickle
@@ -211,8 +212,10 @@ class HumanImageDataset(BaseDataset):
         self._sample_index = index
         self._num_samples = num if index is None else int(index.size)
         self._label_type = resolve_label_type(
-            self.declared_label_type, self.ann_file,
-            self._flags('has_smpl'), self._flags('has_kp3d'),
+            self.declared_label_type,
+            self.ann_file,
+            self._flags('has_smpl'),
+            self._flags('has_kp3d'),
             check_kp3d=not self.test_mode)
         self._fully_initialized = True
         self._check_bboxes()
@@ -237,8 +240,8 @@ class HumanImageDataset(BaseDataset):
         return np.arange(self._num_samples) if self._sample_index is None \
             else self._sample_index
 
-    def _mark_bad(self, found: List[int], reason: str, policy: str,
-                  what: str, hint: str, error: type) -> None:
+    def _mark_bad(self, found: List[int], reason: str, policy: str, what: str,
+                  hint: str, error: type) -> None:
         """Report ``found`` dataset indices; raise or record them."""
         if not found:
             return
@@ -299,10 +302,11 @@ class HumanImageDataset(BaseDataset):
             print()
         seconds = time.time() - start
         from mmengine.logging import print_log
-        print_log(f'{self.ann_file}: checked {len(index)} images in '
-                  f'{seconds:.1f} s: {len(missing)} missing, {len(broken)} '
-                  f'not images (data_prefix.img_path={prefix!r})',
-                  logger='current')
+        print_log(
+            f'{self.ann_file}: checked {len(index)} images in '
+            f'{seconds:.1f} s: {len(missing)} missing, {len(broken)} '
+            f'not images (data_prefix.img_path={prefix!r})',
+            logger='current')
         example = '' if not missing else (
             f' (data_prefix.img_path={prefix!r}), e.g. ' + ', '.join(
                 f'sample index {i}: {osp.join(prefix, str(paths[int(index[i])]))}'  # noqa: E501
@@ -346,15 +350,19 @@ class HumanImageDataset(BaseDataset):
             if self.on_missing_image == 'raise':
                 raise type(exc)(
                     f'{self.ann_file}: sample index {idx}: cannot read image '
-                    f'{path}: {exc}') if isinstance(exc, (
-                        OSError, ValueError, AssertionError)) else exc
+                    f'{path}: {exc}') if isinstance(exc,
+                                                    (OSError, ValueError,
+                                                     AssertionError)) else exc
             self._bad_samples[idx] = 'unreadable image'
             return self._skip(idx, path, f'unreadable ({exc})',
                               'unreadable image')
         self._num_served += 1
         return out
 
-    def _skip(self, idx: int, path: str, why: str,
+    def _skip(self,
+              idx: int,
+              path: str,
+              why: str,
               reason: Optional[str] = None) -> None:
         """Count a skipped sample; warn on the 1st, 2nd, 4th, 8th, ... of
         each reason; stop when the process skips more than
@@ -364,8 +372,8 @@ class HumanImageDataset(BaseDataset):
         self._skip_counts[reason] += 1
         count = self._skip_counts[reason]
         if count & (count - 1) == 0:
-            summary = ', '.join(f'{n} {r}' for r, n in
-                                self._skip_counts.most_common())
+            summary = ', '.join(f'{n} {r}'
+                                for r, n in self._skip_counts.most_common())
             warnings.warn(f'{self.ann_file}: sample index {idx}: {path}: '
                           f'{why}; serving another sample '
                           f'({self._num_skipped} skipped in this process: '
@@ -419,14 +427,13 @@ class HumanImageDataset(BaseDataset):
             raise IndexError(f'index {idx} out of range for '
                              f'{self._num_samples} samples')
         idx = int(idx) % self._num_samples
-        i = idx if self._sample_index is None else int(
-            self._sample_index[idx])
+        i = idx if self._sample_index is None else int(self._sample_index[idx])
         a = self.arrays
         x, y, w, h = np.asarray(a['bbox_xywh'][i], dtype=np.float32)
         kp2d = np.array(a['keypoints2d'][i], dtype=np.float32)  # (49, 3)
         return dict(
-            img_path=osp.join(self.data_prefix.get('img_path', ''),
-                              str(a['image_path'][i])),
+            img_path=osp.join(
+                self.data_prefix.get('img_path', ''), str(a['image_path'][i])),
             bbox=np.array([[x, y, x + w, y + h]], dtype=np.float32),
             bbox_score=np.array([a['bbox_score'][i]], dtype=np.float32),
             keypoints=kp2d[None, :, :2].copy(),

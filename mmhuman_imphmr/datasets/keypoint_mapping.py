@@ -66,8 +66,7 @@ HUMAN_DATA_TO_SMPL49: List[int] = (
 CONVENTIONS = {
     'human_data': (NUM_HUMAN_DATA_KEYPOINTS, HUMAN_DATA_TO_SMPL49),
     'smpl_49': (NUM_JOINTS, list(range(NUM_JOINTS))),
-    'smpl_24': (NUM_JOINTS - NUM_OPENPOSE_JOINTS,
-                [-1] * NUM_OPENPOSE_JOINTS +
+    'smpl_24': (NUM_JOINTS - NUM_OPENPOSE_JOINTS, [-1] * NUM_OPENPOSE_JOINTS +
                 list(range(NUM_JOINTS - NUM_OPENPOSE_JOINTS))),
 }
 
@@ -99,16 +98,16 @@ def decompress_keypoints(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if values.shape[-2] != mask.sum():
         raise ValueError(f'compressed keypoints have {values.shape[-2]} '
                          f'columns but the mask has {int(mask.sum())} ones')
-    out = np.zeros(values.shape[:-2] + (mask.size, values.shape[-1]),
-                   dtype=values.dtype)
+    out = np.zeros(
+        values.shape[:-2] + (mask.size, values.shape[-1]), dtype=values.dtype)
     out[..., mask, :] = values
     return out
 
 
 def to_smpl49(keypoints: np.ndarray,
               src: str,
-              mask: Optional[np.ndarray] = None) -> Tuple[np.ndarray,
-                                                          np.ndarray]:
+              mask: Optional[np.ndarray] = None
+              ) -> Tuple[np.ndarray, np.ndarray]:
     """Map keypoints of convention ``src`` to SPIN's 49.
 
     Args:
@@ -126,14 +125,16 @@ def to_smpl49(keypoints: np.ndarray,
     if keypoints.shape[-2] != num:
         raise ValueError(f'convention {src!r} has {num} keypoints, found '
                          f'{keypoints.shape[-2]}')
-    src_mask = (np.ones(num, np.uint8) if mask is None else
-                (np.asarray(mask).reshape(-1) > 0).astype(np.uint8))
+    src_mask = (
+        np.ones(num, np.uint8) if mask is None else
+        (np.asarray(mask).reshape(-1) > 0).astype(np.uint8))
     if src_mask.size != num:
         raise ValueError(f'mask has {src_mask.size} entries, convention '
                          f'{src!r} has {num}')
     present = index >= 0
-    out = np.zeros(keypoints.shape[:-2] + (NUM_JOINTS, keypoints.shape[-1]),
-                   dtype=keypoints.dtype)
+    out = np.zeros(
+        keypoints.shape[:-2] + (NUM_JOINTS, keypoints.shape[-1]),
+        dtype=keypoints.dtype)
     out[..., present, :] = keypoints[..., index[present], :]
     mask49 = np.zeros(NUM_JOINTS, np.uint8)
     mask49[present] = src_mask[index[present]]
@@ -159,11 +160,13 @@ def from_smpl49(keypoints: np.ndarray,
     if keypoints.shape[-2] != NUM_JOINTS:
         raise ValueError(f'expected {NUM_JOINTS} keypoints, found '
                          f'{keypoints.shape[-2]}')
-    mask49 = (np.ones(NUM_JOINTS, np.uint8) if mask is None else
-              (np.asarray(mask).reshape(-1) > 0).astype(np.uint8))
+    mask49 = (
+        np.ones(NUM_JOINTS, np.uint8) if mask is None else
+        (np.asarray(mask).reshape(-1) > 0).astype(np.uint8))
     present = index >= 0
-    out = np.zeros(keypoints.shape[:-2] + (num, keypoints.shape[-1]),
-                   dtype=keypoints.dtype)
+    out = np.zeros(
+        keypoints.shape[:-2] + (num, keypoints.shape[-1]),
+        dtype=keypoints.dtype)
     out[..., index[present], :] = keypoints[..., present, :]
     out_mask = np.zeros(num, np.uint8)
     out_mask[index[present]] = mask49[present]

@@ -36,17 +36,24 @@ from mmhuman_imphmr.utils.constants import (LABEL_TYPE_2D, LABEL_TYPE_GT3D,
 # Files of mmhuman3d / SPIN without SMPL (by stem) -> the file with SMPL that
 # replaces them (docs/data_preparation.md, "Label types").
 SMPL_REPLACEMENTS = {
-    'h36m_train': "h36m_mosh_train.npz (mmhuman3d's H36mConverter with "
-                  "mosh_dir=<MoSh data>; MoSh is not redistributable)",
-    'mpi_inf_3dhp_train': "spin_mpi_inf_3dhp_train.npz (mmhuman3d's SPIN "
-                          "files, SPIN's static fits; or "
-                          "tools/dataset_converters/spin_to_humandata.py on "
-                          "SPIN's mpi_inf_3dhp_train.npz with fits)",
-    'coco_2014_train': 'eft_coco_all.npz (EFT fits)',
-    'mpii_train': 'eft_mpii.npz (EFT fits)',
-    'lspet_train': 'eft_lspet.npz (EFT fits)',
-    'hr-lspet_train': 'eft_lspet.npz (EFT fits)',
-    'lsp_train': "spin_lsp_train.npz (SPIN's fits)",
+    'h36m_train':
+    "h36m_mosh_train.npz (mmhuman3d's H36mConverter with "
+    "mosh_dir=<MoSh data>; MoSh is not redistributable)",
+    'mpi_inf_3dhp_train':
+    "spin_mpi_inf_3dhp_train.npz (mmhuman3d's SPIN "
+    "files, SPIN's static fits; or "
+    "tools/dataset_converters/spin_to_humandata.py on "
+    "SPIN's mpi_inf_3dhp_train.npz with fits)",
+    'coco_2014_train':
+    'eft_coco_all.npz (EFT fits)',
+    'mpii_train':
+    'eft_mpii.npz (EFT fits)',
+    'lspet_train':
+    'eft_lspet.npz (EFT fits)',
+    'hr-lspet_train':
+    'eft_lspet.npz (EFT fits)',
+    'lsp_train':
+    "spin_lsp_train.npz (SPIN's fits)",
 }
 _GENERIC = 'a file of this dataset with SMPL (fitted) parameters'
 
@@ -55,8 +62,8 @@ class LabelTypeWarning(UserWarning):
     """A dataset's declared label type contradicts the labels in its file."""
 
 
-def check_label_type(label_type: Optional[str], ann_file: str
-                     ) -> Optional[str]:
+def check_label_type(label_type: Optional[str],
+                     ann_file: str) -> Optional[str]:
     """``label_type`` if it is None or one of :data:`LABEL_TYPES`.
 
     Raises:
@@ -90,8 +97,10 @@ def _replacement(ann_file: str) -> str:
     return SMPL_REPLACEMENTS.get(stem, _GENERIC)
 
 
-def resolve_label_type(declared: Optional[str], ann_file: str,
-                       has_smpl: np.ndarray, has_kp3d: np.ndarray,
+def resolve_label_type(declared: Optional[str],
+                       ann_file: str,
+                       has_smpl: np.ndarray,
+                       has_kp3d: np.ndarray,
                        check_kp3d: bool = True) -> str:
     """The dataset's label type, checked against its file's labels.
 
@@ -122,11 +131,13 @@ def resolve_label_type(declared: Optional[str], ann_file: str,
               f'joints, {int((has_smpl & has_kp3d).sum())} have both')
     if declared is None:
         inferred = infer_label_type(has_smpl, has_kp3d)
-        print_log(f'{ann_file}: label_type is not declared; inferred '
-                  f'{inferred!r} from the file ({counts}). Declare '
-                  f'label_type={inferred!r} in the dataset config: it '
-                  f'decides which losses these samples feed.',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            f'{ann_file}: label_type is not declared; inferred '
+            f'{inferred!r} from the file ({counts}). Declare '
+            f'label_type={inferred!r} in the dataset config: it '
+            f'decides which losses these samples feed.',
+            logger='current',
+            level=logging.WARNING)
         return inferred
     lost = ("silently removes L_imag's pose and shape terms (and its "
             "silhouette term, whose target is the GT mesh) and L_reg's "
@@ -134,25 +145,29 @@ def resolve_label_type(declared: Optional[str], ann_file: str,
     if declared in (LABEL_TYPE_GT3D, LABEL_TYPE_PSEUDO_SMPL) and \
             num_smpl == 0:
         left = 'only their 2D keypoints' + (
-            ' and 3D joints' if num_kp3d else '') + ' are supervised' + (
-                ' (and L_cons applies)'
-                if declared == LABEL_TYPE_PSEUDO_SMPL else '')
+            ' and 3D joints' if num_kp3d else
+            '') + ' are supervised' + (' (and L_cons applies)' if declared
+                                       == LABEL_TYPE_PSEUDO_SMPL else '')
         _loud(f'{ann_file}: declared label_type={declared!r} but no sample '
               f'has SMPL parameters ({counts}). Training on this file '
               f'{lost}: {left}. Use {_replacement(ann_file)} instead '
               f'(docs/data_preparation.md, "Label types").')
     elif declared == LABEL_TYPE_GT3D and num_kp3d == 0 and check_kp3d:
-        print_log(f'{ann_file}: declared label_type={declared!r} but no '
-                  f'sample has 3D joints ({counts}): the 3D-joint terms of '
-                  f'L_reg and L_imag get nothing from it. If its SMPL are '
-                  f'fits to 2D keypoints, declare '
-                  f'label_type={LABEL_TYPE_PSEUDO_SMPL!r}.',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            f'{ann_file}: declared label_type={declared!r} but no '
+            f'sample has 3D joints ({counts}): the 3D-joint terms of '
+            f'L_reg and L_imag get nothing from it. If its SMPL are '
+            f'fits to 2D keypoints, declare '
+            f'label_type={LABEL_TYPE_PSEUDO_SMPL!r}.',
+            logger='current',
+            level=logging.WARNING)
     elif declared == LABEL_TYPE_2D and num_smpl > 0:
-        print_log(f'{ann_file}: declared label_type={declared!r} while '
-                  f'{counts}: their SMPL is unused for L_imag (2d_only '
-                  f'samples feed L_reg + L_cons). Declare '
-                  f'{LABEL_TYPE_PSEUDO_SMPL!r} or {LABEL_TYPE_GT3D!r} to '
-                  f'imagine views from it.', logger='current',
-                  level=logging.INFO)
+        print_log(
+            f'{ann_file}: declared label_type={declared!r} while '
+            f'{counts}: their SMPL is unused for L_imag (2d_only '
+            f'samples feed L_reg + L_cons). Declare '
+            f'{LABEL_TYPE_PSEUDO_SMPL!r} or {LABEL_TYPE_GT3D!r} to '
+            f'imagine views from it.',
+            logger='current',
+            level=logging.INFO)
     return declared

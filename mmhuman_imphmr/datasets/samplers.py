@@ -45,8 +45,10 @@ class MixDatasetSampler:
         self.dataset = dataset
         if hasattr(dataset, 'cumulative_sizes'):
             sizes = np.diff([0] + list(dataset.cumulative_sizes))
-            names = [getattr(d, 'dataset_name', type(d).__name__)
-                     for d in dataset.datasets]
+            names = [
+                getattr(d, 'dataset_name',
+                        type(d).__name__) for d in dataset.datasets
+            ]
         else:
             sizes = np.array([len(dataset)])
             names = [getattr(dataset, 'dataset_name', type(dataset).__name__)]

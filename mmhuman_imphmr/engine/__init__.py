@@ -14,12 +14,11 @@ from .safe_load import (CheckpointLoadError, CheckpointMismatchError,
                         load_state_dict_checked, safe_load_checkpoint)
 
 __all__ = [
-    'AmpOptimWrapper', 'cpu_bf16_support',
-    'MeshVisualizationHook', 'AtomicCheckpointHook', 'EpochSeedHook',
-    'FaultTolerantRunner', 'find_resumable_checkpoint', 'atomic_write',
-    'atomic_write_bytes', 'atomic_write_text', 'atomic_dump_json',
-    'NonFiniteLossMixin', 'NonFiniteCheckDDP', 'NonFiniteLossError',
-    'checked_train_step', 'CheckpointMismatchError', 'check_state_dict',
-    'checkpoint_safe_globals', 'load_state_dict_checked',
-    'CheckpointLoadError', 'safe_load_checkpoint'
+    'AmpOptimWrapper', 'cpu_bf16_support', 'MeshVisualizationHook',
+    'AtomicCheckpointHook', 'EpochSeedHook', 'FaultTolerantRunner',
+    'find_resumable_checkpoint', 'atomic_write', 'atomic_write_bytes',
+    'atomic_write_text', 'atomic_dump_json', 'NonFiniteLossMixin',
+    'NonFiniteCheckDDP', 'NonFiniteLossError', 'checked_train_step',
+    'CheckpointMismatchError', 'check_state_dict', 'checkpoint_safe_globals',
+    'load_state_dict_checked', 'CheckpointLoadError', 'safe_load_checkpoint'
 ]

@@ -95,8 +95,11 @@ class AmpOptimWrapper(MMEngineAmpOptimWrapper):
                  **kwargs) -> None:
         self.device_type = (device or get_device()).split(':')[0]
         if self.device_type != 'cpu':
-            super().__init__(loss_scale=loss_scale, dtype=dtype,
-                             use_fsdp=use_fsdp, **kwargs)
+            super().__init__(
+                loss_scale=loss_scale,
+                dtype=dtype,
+                use_fsdp=use_fsdp,
+                **kwargs)
             return
         OptimWrapper.__init__(self, **kwargs)
         self._scale_update_param = None
@@ -121,11 +124,13 @@ class AmpOptimWrapper(MMEngineAmpOptimWrapper):
                 f'AMP: {cpu_name()} has no bf16 matrix units (AVX512-BF16 or '
                 'AMX), where bf16 is emulated and slower than float32: '
                 'training in float32 (optim_wrapper.force=True runs bf16 '
-                'anyway)', logger='current')
+                'anyway)',
+                logger='current')
         elif self.enabled:
-            print_log(f'AMP: bf16 autocast on the CPU '
-                      f'({cpu_bf16_support() or "forced"})',
-                      logger='current')
+            print_log(
+                f'AMP: bf16 autocast on the CPU '
+                f'({cpu_bf16_support() or "forced"})',
+                logger='current')
 
     def backward(self, loss: torch.Tensor, **kwargs) -> None:
         if self.device_type != 'cpu':
@@ -159,6 +164,7 @@ class AmpOptimWrapper(MMEngineAmpOptimWrapper):
                 yield
             return
         with OptimWrapper.optim_context(self, model), torch.autocast(
-                'cpu', dtype=self.cast_dtype or torch.bfloat16,
+                'cpu',
+                dtype=self.cast_dtype or torch.bfloat16,
                 enabled=self.enabled):
             yield

@@ -30,7 +30,8 @@ def _fsync_dir(folder: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str, mode: str = 'wb',
+def atomic_write(path: str,
+                 mode: str = 'wb',
                  encoding: str = 'utf-8') -> Iterator[IO]:
     """Open a temporary file that replaces ``path`` when the block succeeds.
 
@@ -51,11 +52,12 @@ def atomic_write(path: str, mode: str = 'wb',
                          f'{mode!r}')
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.tmp-',
-                               dir=folder)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{osp.basename(path)}.tmp-', dir=folder)
     try:
-        with os.fdopen(fd, mode, **({} if 'b' in mode else
-                                    dict(encoding=encoding))) as f:
+        with os.fdopen(fd, mode,
+                       **({} if 'b' in mode else dict(
+                           encoding=encoding))) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -24,26 +24,32 @@ from mmengine.config import Config, DictAction
 
 VIS_HOOK = 'MeshVisualizationHook'
 
-
 # ----------------------------------------------------------------------
 # Parsers
 
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        '--work-dir', help='the dir to save logs and models (default: the '
+        '--work-dir',
+        help='the dir to save logs and models (default: the '
         "config's work_dir, else ./work_dirs/<config name>)")
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings of the config, key=value (e.g. '
         'train_dataloader.batch_size=8); applied after the other flags '
         '(except --no-validate)')
     parser.add_argument(
-        '--verbose', action='store_true',
+        '--verbose',
+        action='store_true',
         help='also print the environment, the config and the hook order to '
         'the terminal (they always go to the log file in the work dir)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
-                                               'mpi'], default='none',
-                        help='job launcher')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
     # torch.distributed.launch passes --local_rank / --local-rank.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
@@ -53,22 +59,31 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description='Train a mesh recovery model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
         help='resume from the given checkpoint, or, without a path, from the '
         'latest checkpoint in the work dir. A larger train_cfg.max_epochs '
         '(--cfg-options) continues on the schedule of the longer run')
     parser.add_argument(
-        '--amp', action='store_true',
+        '--amp',
+        action='store_true',
         help='enable automatic mixed precision training (AmpOptimWrapper)')
     parser.add_argument(
-        '--auto-scale-lr', action='store_true',
+        '--auto-scale-lr',
+        action='store_true',
         help='scale the learning rate linearly by the total batch size over '
         "the config's auto_scale_lr.base_batch_size")
     parser.add_argument(
-        '--no-validate', action='store_true',
+        '--no-validate',
+        action='store_true',
         help='do not validate during training (no val dataloader is built)')
-    parser.add_argument('--seed', type=int, default=None,
-                        help='random seed (overrides randomness.seed)')
+    parser.add_argument(
+        '--seed',
+        type=int,
+        default=None,
+        help='random seed (overrides randomness.seed)')
     _add_common(parser)
     return parser
 
@@ -86,10 +101,15 @@ def build_test_parser() -> argparse.ArgumentParser:
         help='draw test predictions into this folder (relative to '
         '<work_dir>/<timestamp>/, as mmpose); MeshVisualizationHook.'
         'max_samples of them')
-    parser.add_argument('--show', action='store_true',
-                        help='display the drawn test predictions in a window')
-    parser.add_argument('--wait-time', type=float, default=1.0,
-                        help='seconds each --show window stays (default 1)')
+    parser.add_argument(
+        '--show',
+        action='store_true',
+        help='display the drawn test predictions in a window')
+    parser.add_argument(
+        '--wait-time',
+        type=float,
+        default=1.0,
+        help='seconds each --show window stays (default 1)')
     _add_common(parser)
     return parser
 
@@ -105,6 +125,7 @@ def parse_args(parser: argparse.ArgumentParser,
 
 # ----------------------------------------------------------------------
 # Merging into the config
+
 
 def _config_name(cfg: Config, args: argparse.Namespace) -> str:
     return cfg.filename or args.config
@@ -204,6 +225,7 @@ def visualization_hooks(cfg: Config,
     """The config's ``MeshVisualizationHook`` entries, found by type (in
     ``custom_hooks`` or ``default_hooks``); one is added to
     ``custom_hooks`` when the config has none."""
+
     def is_vis(hook) -> bool:
         kind = hook.get('type') if isinstance(hook, dict) else None
         if isinstance(kind, type):

@@ -19,8 +19,8 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from .atomic_io import _fsync_dir
 from .safe_load import checkpoint_safe_globals, load_state_dict_checked
-from .schedule_length import (follow_schedule_after_resume,
-                              follow_train_loop, schedule_lengths)
+from .schedule_length import (follow_schedule_after_resume, follow_train_loop,
+                              schedule_lengths)
 
 TMP_MARK = '.tmp-'
 
@@ -98,8 +98,10 @@ class FaultTolerantRunner(Runner):
             super()._log_env(env_cfg)
         finally:
             self._quiet_startup = False
-        files = [h.baseFilename for h in self.logger.handlers
-                 if isinstance(h, logging.FileHandler)]
+        files = [
+            h.baseFilename for h in self.logger.handlers
+            if isinstance(h, logging.FileHandler)
+        ]
         if files and not self.cfg.get('print_startup_info', False):
             self.logger.info(f'Environment, config and hook order: written '
                              f'to {files[0]} (print_startup_info=True or '
@@ -127,12 +129,14 @@ class FaultTolerantRunner(Runner):
         if (isinstance(dataloader, dict)
                 and dataloader.get('num_workers', 0) == 0
                 and dataloader.get('persistent_workers', False)):
-            print_log('num_workers=0: persistent_workers=True needs worker '
-                      'processes, switched off for this dataloader',
-                      logger='current', level=30)
+            print_log(
+                'num_workers=0: persistent_workers=True needs worker '
+                'processes, switched off for this dataloader',
+                logger='current',
+                level=30)
             dataloader = dict(dataloader, persistent_workers=False)
-        return Runner.build_dataloader(dataloader, seed=seed,
-                                       diff_rank_seed=diff_rank_seed)
+        return Runner.build_dataloader(
+            dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
 
     # -- saving ----------------------------------------------------------
     def save_checkpoint(self,
@@ -148,9 +152,10 @@ class FaultTolerantRunner(Runner):
         backend = get_file_backend(out_dir, backend_args=backend_args)
         if file_client_args is not None or not isinstance(
                 backend, LocalBackend):
-            return super().save_checkpoint(
-                out_dir, filename, file_client_args, save_optimizer,
-                save_param_scheduler, meta, by_epoch, backend_args)
+            return super().save_checkpoint(out_dir, filename, file_client_args,
+                                           save_optimizer,
+                                           save_param_scheduler, meta,
+                                           by_epoch, backend_args)
         final = osp.join(out_dir, filename)
         if is_main_process():
             remove_stale_temporaries(osp.dirname(final), self.logger)
@@ -200,7 +205,9 @@ class FaultTolerantRunner(Runner):
         strict_cfg = bool(self.cfg.get('load_from_strict', True)) \
             if self.cfg is not None else True
         message = load_state_dict_checked(
-            model, revised, source=str(filename),
+            model,
+            revised,
+            source=str(filename),
             strict=strict_cfg or self._resume)
         if message:
             self.logger.warning(message)
@@ -208,7 +215,9 @@ class FaultTolerantRunner(Runner):
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
 
-    def resume(self, filename: str, resume_optimizer: bool = True,
+    def resume(self,
+               filename: str,
+               resume_optimizer: bool = True,
                resume_param_scheduler: bool = True,
                map_location: Union[str, Callable] = 'default') -> None:
         """Resume with MMEngine's classes allow-listed for this load; a
@@ -216,8 +225,8 @@ class FaultTolerantRunner(Runner):
         (:func:`.schedule_length.follow_schedule_after_resume`)."""
         planned = schedule_lengths(self.param_schedulers)
         with checkpoint_safe_globals():
-            super().resume(filename, resume_optimizer,
-                           resume_param_scheduler, map_location)
+            super().resume(filename, resume_optimizer, resume_param_scheduler,
+                           map_location)
         if resume_param_scheduler:
             follow_schedule_after_resume(self, planned)
 
@@ -310,6 +319,7 @@ def find_resumable_checkpoint(work_dir: str, logger=None) -> Optional[str]:
     otherwise the newest complete ``*.pth`` in ``work_dir`` (temporary
     ``.*.tmp-*`` files never count).
     """
+
     def warn(msg: str) -> None:
         if logger is not None:
             logger.warning(msg)

@@ -40,9 +40,10 @@ def model_wrapper_cfg(cfg: Config) -> dict:
     """
     wrapper = cfg.get('model_wrapper_cfg', None)
     if wrapper is None:
-        wrapper = dict(type='NonFiniteCheckDDP', broadcast_buffers=False,
-                       find_unused_parameters=cfg.get(
-                           'find_unused_parameters', False))
+        wrapper = dict(
+            type='NonFiniteCheckDDP',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
     return wrapper
 
 
@@ -68,8 +69,10 @@ def use_cpu_distributed(cfg: Config) -> None:
     import torch.distributed as dist
     if cfg.launcher == 'pytorch' and not dist.is_initialized():
         # torchrun exports RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT.
-        dist_cfg = {k: v for k, v in cfg.env_cfg.dist_cfg.items()
-                    if k != 'backend'}
+        dist_cfg = {
+            k: v
+            for k, v in cfg.env_cfg.dist_cfg.items() if k != 'backend'
+        }
         if 'timeout' in dist_cfg:  # seconds, as mmengine's init_dist takes
             import datetime
             dist_cfg['timeout'] = datetime.timedelta(

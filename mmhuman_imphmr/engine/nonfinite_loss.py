@@ -40,8 +40,8 @@ def describe_batch(data_samples: Sequence, limit: int = 16) -> str:
     """``dataset:sample_idx (img_path)`` of the first ``limit`` samples."""
     items: List[str] = []
     for sample in list(data_samples or [])[:limit]:
-        meta = getattr(sample, 'metainfo', sample if isinstance(
-            sample, dict) else {})
+        meta = getattr(sample, 'metainfo',
+                       sample if isinstance(sample, dict) else {})
         items.append(f"{meta.get('dataset_name', '?')}:"
                      f"{meta.get('sample_idx', '?')} "
                      f"({meta.get('img_path', '?')})")
@@ -49,7 +49,8 @@ def describe_batch(data_samples: Sequence, limit: int = 16) -> str:
     return ', '.join(items) + (f' ... (+{more} more)' if more > 0 else '')
 
 
-def checked_train_step(module, run_forward: Callable,
+def checked_train_step(module,
+                       run_forward: Callable,
                        data: Union[dict, tuple, list],
                        optim_wrapper: OptimWrapper,
                        wrapper=None) -> Dict[str, torch.Tensor]:
@@ -69,8 +70,8 @@ def checked_train_step(module, run_forward: Callable,
         dict: Log variables; for a skipped step only the finite ones (the
         skip itself is counted in ``train/nonfinite_skipped``).
     """
-    policy = (getattr(module, 'train_cfg', None) or {}).get(
-        'nonfinite_loss', 'raise')
+    policy = (getattr(module, 'train_cfg', None)
+              or {}).get('nonfinite_loss', 'raise')
     if policy not in POLICIES:
         raise ValueError(f'train_cfg.nonfinite_loss must be one of '
                          f'{POLICIES}, found {policy!r}')
@@ -85,9 +86,10 @@ def checked_train_step(module, run_forward: Callable,
         optim_wrapper.update_params(parsed)
         return log_vars
     samples = data.get('data_samples') if isinstance(data, dict) else None
-    terms = [k for k, v in log_vars.items()
-             if k != 'loss' and not torch.isfinite(
-                 torch.as_tensor(v)).all()]
+    terms = [
+        k for k, v in log_vars.items()
+        if k != 'loss' and not torch.isfinite(torch.as_tensor(v)).all()
+    ]
     if not terms and not torch.isfinite(parsed.detach()):
         terms = ['loss']  # a model whose single term is called 'loss'
     hub = MessageHub.get_current_instance()
@@ -96,20 +98,26 @@ def checked_train_step(module, run_forward: Callable,
              f'[{describe_batch(samples)}]')
     if policy == 'raise':
         raise NonFiniteLossError(
-            f'non-finite training loss ({float(parsed.detach())}) at {where}. Check '
-            f'these samples\' annotations, lower the learning rate, or set '
-            f'model.train_cfg.nonfinite_loss="skip" to skip such steps.')
+            f'non-finite training loss ({float(parsed.detach())}) at {where}. '
+            f'Check these samples\' annotations, lower the learning rate, or '
+            f'set model.train_cfg.nonfinite_loss="skip" to skip such steps.')
     skipped = int(hub.get_info('nonfinite_skipped', 0)) + 1
     hub.update_info('nonfinite_skipped', skipped)
     hub.update_scalar('train/nonfinite_skipped', skipped)
-    print_log(f'skipping a step with non-finite loss ({skipped} so far) at '
-              f'{where}', logger='current', level=30)
+    print_log(
+        f'skipping a step with non-finite loss ({skipped} so far) at '
+        f'{where}',
+        logger='current',
+        level=30)
     optim_wrapper.zero_grad()
     # The runner averages the logged values over a window of iterations: one
     # NaN would show as 'loss: nan' for the next 50 log lines although those
     # steps trained. The skip is logged above and counted in the hub.
-    return {k: v for k, v in log_vars.items()
-            if torch.isfinite(torch.as_tensor(v)).all()}
+    return {
+        k: v
+        for k, v in log_vars.items()
+        if torch.isfinite(torch.as_tensor(v)).all()
+    }
 
 
 class NonFiniteLossMixin:
@@ -121,8 +129,7 @@ class NonFiniteLossMixin:
 
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        return checked_train_step(self, self._run_forward, data,
-                                  optim_wrapper)
+        return checked_train_step(self, self._run_forward, data, optim_wrapper)
 
 
 @MODEL_WRAPPERS.register_module()
@@ -131,5 +138,5 @@ class NonFiniteCheckDDP(MMDistributedDataParallel):
 
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        return checked_train_step(self.module, self._run_forward, data,
-                                  optim_wrapper, wrapper=self)
+        return checked_train_step(
+            self.module, self._run_forward, data, optim_wrapper, wrapper=self)

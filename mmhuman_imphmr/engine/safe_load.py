@@ -33,9 +33,7 @@ global, non-finite tensor in key K). Files in torch's legacy (pre-1.6,
 non-zip) format are read with ``torch.load(weights_only=True)`` and torch's
 own default allow-list only (no numpy, no mmengine classes).
 """
-import io
 import math
-import os
 import os.path as osp
 import zipfile
 import zlib
@@ -53,22 +51,28 @@ from mmhuman_imphmr.utils.safe_pickle import (NUMPY_BUILDS, Global,
                                               RestrictedUnpickler,
                                               UnpicklePolicy,
                                               UnreadablePickleError,
-                                              numpy_globals, restricted_load,
-                                              set_globals, short_repr)
+                                              numpy_globals, set_globals,
+                                              short_repr)
 
 # MMEngine registers the default statistics on the first HistoryBuffer();
 # doing it here means a load never writes that class-level table.
 HistoryBuffer()
-HISTORY_BUFFER_STATISTICS = MappingProxyType(
-    {name: HistoryBuffer.__dict__[name]
-     for name in ('min', 'max', 'current', 'mean')})
+HISTORY_BUFFER_STATISTICS = MappingProxyType({
+    name: HistoryBuffer.__dict__[name]
+    for name in ('min', 'max', 'current', 'mean')
+})
 
 _STORAGE_DTYPES = MappingProxyType({
-    'FloatStorage': torch.float32, 'DoubleStorage': torch.float64,
-    'HalfStorage': torch.float16, 'BFloat16Storage': torch.bfloat16,
-    'LongStorage': torch.int64, 'IntStorage': torch.int32,
-    'ShortStorage': torch.int16, 'CharStorage': torch.int8,
-    'ByteStorage': torch.uint8, 'BoolStorage': torch.bool,
+    'FloatStorage': torch.float32,
+    'DoubleStorage': torch.float64,
+    'HalfStorage': torch.float16,
+    'BFloat16Storage': torch.bfloat16,
+    'LongStorage': torch.int64,
+    'IntStorage': torch.int32,
+    'ShortStorage': torch.int16,
+    'CharStorage': torch.int8,
+    'ByteStorage': torch.uint8,
+    'BoolStorage': torch.bool,
     'ComplexFloatStorage': torch.complex64,
     'ComplexDoubleStorage': torch.complex128,
 })
@@ -123,9 +127,12 @@ def _history_buffer_build(u: RestrictedUnpickler, inst: HistoryBuffer,
                           state: Any) -> None:
     if not isinstance(state, dict) or not set(state) <= {
             'max_length', '_log_history', '_count_history',
-            'statistics_methods'}:
-        raise u.refuse(f'HistoryBuffer state with keys '
-                       f'{short_repr(sorted(map(str, state)) if isinstance(state, dict) else state)}')  # noqa: E501
+            'statistics_methods'
+    }:
+        raise u.refuse(
+            f'HistoryBuffer state with keys '
+            f'{short_repr(sorted(map(str, state)) if isinstance(state, dict) else state)}'  # noqa: E501
+        )
     for name, method in dict(state.get('statistics_methods', {})).items():
         if HISTORY_BUFFER_STATISTICS.get(name) is not method:
             raise u.refuse(
@@ -142,8 +149,8 @@ def _history_buffer_build(u: RestrictedUnpickler, inst: HistoryBuffer,
     if type(max_length) is not int or max_length <= 0 or \
             len(logs) != len(counts):
         raise u.refuse('HistoryBuffer max_length / history lengths')
-    inst.__dict__.update(max_length=max_length, _log_history=logs,
-                         _count_history=counts)
+    inst.__dict__.update(
+        max_length=max_length, _log_history=logs, _count_history=counts)
 
 
 def _ordered_dict(u: RestrictedUnpickler, items: Any = ()) -> OrderedDict:
@@ -169,17 +176,20 @@ def _ordered_dict_build(u: RestrictedUnpickler, inst: OrderedDict,
 
 
 def _check_ints(u, values: Any, what: str) -> Tuple[int, ...]:
-    if not isinstance(values, (tuple, list, torch.Size)) or \
-            len(values) > 32 or not all(type(v) is int and v >= 0
-                                         for v in values):
+    if (not isinstance(values, (tuple, list, torch.Size)) or len(values) > 32
+            or not all(type(v) is int and v >= 0 for v in values)):
         raise u.refuse(f'tensor {what} {short_repr(values)}')
     return tuple(values)
 
 
-def _rebuild_tensor(u: RestrictedUnpickler, storage: Any, offset: Any,
-                    size: Any, stride: Any, requires_grad: Any = False,
-                    backward_hooks: Any = None, metadata: Any = None
-                    ) -> torch.Tensor:
+def _rebuild_tensor(u: RestrictedUnpickler,
+                    storage: Any,
+                    offset: Any,
+                    size: Any,
+                    stride: Any,
+                    requires_grad: Any = False,
+                    backward_hooks: Any = None,
+                    metadata: Any = None) -> torch.Tensor:
     if not isinstance(storage, _Storage):
         raise u.refuse(f'tensor storage is {u._name(storage)}')
     size = _check_ints(u, size, 'size')
@@ -191,18 +201,22 @@ def _rebuild_tensor(u: RestrictedUnpickler, storage: Any, offset: Any,
     if backward_hooks or metadata:
         raise u.refuse('tensor with backward hooks or metadata')
     numel = storage.flat.numel()
+    # yapf: disable
     if math.prod(size) and offset + sum(
             (n - 1) * s for n, s in zip(size, stride)) >= numel:
         raise u.refuse(f'tensor of size {size} stride {stride} offset '
                        f'{offset} reaches past its storage of {numel} '
                        f'elements')
+    # yapf: enable
     tensor = storage.flat.as_strided(size, stride, offset)
     if requires_grad and tensor.is_floating_point():
         tensor.requires_grad_(True)
     return tensor
 
 
-def _rebuild_parameter(u: RestrictedUnpickler, data: Any, requires_grad: Any,
+def _rebuild_parameter(u: RestrictedUnpickler,
+                       data: Any,
+                       requires_grad: Any,
                        backward_hooks: Any = None) -> nn.Parameter:
     if not isinstance(data, torch.Tensor) or backward_hooks or \
             not isinstance(requires_grad, bool):
@@ -212,8 +226,8 @@ def _rebuild_parameter(u: RestrictedUnpickler, data: Any, requires_grad: Any,
 
 def _checkpoint_globals() -> Dict[Tuple[str, str], Global]:
     out = {**numpy_globals(), **set_globals()}
-    out[('collections', 'OrderedDict')] = Global(OrderedDict,
-                                                 call=_ordered_dict)
+    out[('collections', 'OrderedDict')] = Global(
+        OrderedDict, call=_ordered_dict)
     out[('torch._utils', '_rebuild_tensor_v2')] = Global(
         torch._utils._rebuild_tensor_v2, call=_rebuild_tensor)
     out[('torch._utils', '_rebuild_parameter')] = Global(
@@ -223,8 +237,7 @@ def _checkpoint_globals() -> Dict[Tuple[str, str], Global]:
     out[('mmengine.logging.history_buffer', 'HistoryBuffer')] = Global(
         HistoryBuffer, new=_history_buffer_new)
     for module in ('builtins', '__builtin__'):
-        out[(module, 'getattr')] = Global(_getattr_token,
-                                          call=_frozen_getattr)
+        out[(module, 'getattr')] = Global(_getattr_token, call=_frozen_getattr)
     return out
 
 
@@ -263,9 +276,10 @@ def _load_zip_checkpoint(path: str, zf: zipfile.ZipFile) -> Any:
     names = zf.namelist()
     pkls = [n for n in names if n.endswith('/data.pkl') or n == 'data.pkl']
     if len(pkls) != 1:
-        raise _fail(path, f'not a torch checkpoint: a zip archive without '
-                    f'exactly one data.pkl (found {len(pkls)}; members '
-                    f'{short_repr(names[:6])})')
+        raise _fail(
+            path, f'not a torch checkpoint: a zip archive without '
+            f'exactly one data.pkl (found {len(pkls)}; members '
+            f'{short_repr(names[:6])})')
     prefix = pkls[0][:-len('data.pkl')]
     if f'{prefix}byteorder' in names and \
             zf.read(f'{prefix}byteorder').strip() not in (b'little', b''):
@@ -340,13 +354,13 @@ def _load_legacy(path: str) -> Any:
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as exc:  # every torch / pickle error of this format
-        raise _fail(path, f'not a readable checkpoint (legacy torch format; '
-                    f'{type(exc).__name__}: {short_repr(str(exc))})'
-                    ) from None
+        raise _fail(
+            path, f'not a readable checkpoint (legacy torch format; '
+            f'{type(exc).__name__}: {short_repr(str(exc))})') from None
 
 
-def nonfinite_tensors(obj: Any, prefix: str = '') -> List[Tuple[str, int,
-                                                                int]]:
+def nonfinite_tensors(obj: Any,
+                      prefix: str = '') -> List[Tuple[str, int, int]]:
     """``(key path, non-finite count, numel)`` of every tensor with NaN/Inf
     (walks dicts, lists and tuples; the structure is acyclic here)."""
     found = []
@@ -364,8 +378,8 @@ def nonfinite_tensors(obj: Any, prefix: str = '') -> List[Tuple[str, int,
                     bad = int(value.numel() - torch.isfinite(value).sum())
                     found.append((key, bad, value.numel()))
         elif isinstance(value, dict):
-            todo.extend((f'{key}.{k}' if key else str(k), v)
-                        for k, v in value.items())
+            todo.extend(
+                (f'{key}.{k}' if key else str(k), v) for k, v in value.items())
         elif isinstance(value, (list, tuple)):
             todo.extend((f'{key}[{i}]', v) for i, v in enumerate(value))
     return sorted(found)
@@ -417,16 +431,18 @@ def safe_load_checkpoint(path: str,
             try:
                 zf = zipfile.ZipFile(path)
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise _fail(path, f'truncated checkpoint: a zip archive '
-                            f'without a readable end record ({exc}); the '
-                            f'save was probably interrupted') from None
+                raise _fail(
+                    path, f'truncated checkpoint: a zip archive '
+                    f'without a readable end record ({exc}); the '
+                    f'save was probably interrupted') from None
             with zf:
                 obj = _load_zip_checkpoint(path, zf)
         elif head[:1] == b'\x80':
             obj = _load_legacy(path)
         else:
-            raise _fail(path, f'not a checkpoint (starts with '
-                        f'{head!r}; expected a torch zip archive)')
+            raise _fail(
+                path, f'not a checkpoint (starts with '
+                f'{head!r}; expected a torch zip archive)')
     except RefusedPickleError as exc:
         raise CheckpointLoadError(str(exc)) from None
     if check_finite:
@@ -434,9 +450,10 @@ def safe_load_checkpoint(path: str,
         if bad:
             listing = ', '.join(f'"{k}" ({n} of {m})' for k, n, m in bad[:5])
             more = f' and {len(bad) - 5} more' if len(bad) > 5 else ''
-            raise _fail(path, f'non-finite tensor values (NaN/Inf) in key '
-                        f'{listing}{more}: the run that saved it diverged; '
-                        f'use an earlier checkpoint')
+            raise _fail(
+                path, f'non-finite tensor values (NaN/Inf) in key '
+                f'{listing}{more}: the run that saved it diverged; '
+                f'use an earlier checkpoint')
     if isinstance(map_location, (str, torch.device)) and \
             str(map_location) != 'cpu':
         obj = _move(obj, torch.device(map_location))
@@ -455,9 +472,8 @@ def install_mmengine_loader() -> None:
     imported (an intended, code-made change, never one made by a file)."""
     from mmengine.runner.checkpoint import CheckpointLoader
     if CheckpointLoader._schemes.get('') is not _mmengine_local_loader:
-        CheckpointLoader.register_scheme(prefixes='',
-                                         loader=_mmengine_local_loader,
-                                         force=True)
+        CheckpointLoader.register_scheme(
+            prefixes='', loader=_mmengine_local_loader, force=True)
 
 
 install_mmengine_loader()
@@ -474,7 +490,8 @@ class CheckpointMismatchError(RuntimeError):
     """A checkpoint's weights do not fit the model (another architecture)."""
 
 
-def check_state_dict(model: nn.Module, state_dict: Dict[str, torch.Tensor],
+def check_state_dict(model: nn.Module,
+                     state_dict: Dict[str, torch.Tensor],
                      source: str = '<checkpoint>',
                      max_keys: int = 10) -> Optional[str]:
     """Describe how ``state_dict`` differs from ``model.state_dict()``.
@@ -492,11 +509,11 @@ def check_state_dict(model: nn.Module, state_dict: Dict[str, torch.Tensor],
     own = model.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
-    shapes = sorted(
-        f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model '
-        f'{tuple(own[k].shape)}' for k in set(own) & set(state_dict)
-        if hasattr(state_dict[k], 'shape')
-        and tuple(state_dict[k].shape) != tuple(own[k].shape))
+    shapes = sorted(f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model '
+                    f'{tuple(own[k].shape)}'
+                    for k in set(own) & set(state_dict)
+                    if hasattr(state_dict[k], 'shape')
+                    and tuple(state_dict[k].shape) != tuple(own[k].shape))
     if not (missing or unexpected or shapes):
         return None
 
@@ -536,8 +553,10 @@ def load_state_dict_checked(model: nn.Module,
     Raises:
         CheckpointMismatchError: see ``strict``.
     """
-    state_dict = {k[7:] if k.startswith('module.') else k: v
-                  for k, v in state_dict.items()}
+    state_dict = {
+        k[7:] if k.startswith('module.') else k: v
+        for k, v in state_dict.items()
+    }
     msg = check_state_dict(model, state_dict, source)
     if msg is not None and (strict or 'shape mismatch' in msg):
         raise CheckpointMismatchError(msg)

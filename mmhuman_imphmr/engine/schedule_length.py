@@ -41,8 +41,10 @@ def _where(index: int, scheduler: dict) -> str:
     return f'param_scheduler[{index}] ({scheduler.get("type")})'
 
 
-def follow_train_loop(schedulers: Union[dict, Sequence], max_epochs: int,
-                      max_iters: int, logger=None) -> list:
+def follow_train_loop(schedulers: Union[dict, Sequence],
+                      max_epochs: int,
+                      max_iters: int,
+                      logger=None) -> list:
     """Scheduler configs whose ``T_max`` spans the train loop.
 
     Args:
@@ -106,16 +108,18 @@ def _replay(runner, scheduler_cfgs, optimizer) -> Tuple[list, list]:
     from mmengine.runner import Runner
     groups = []
     for group in optimizer.param_groups:
-        copy_ = {k: copy.deepcopy(v) for k, v in group.items()
-                 if k != 'params'}
+        copy_ = {
+            k: copy.deepcopy(v)
+            for k, v in group.items() if k != 'params'
+        }
         for key in list(copy_):
             if key.startswith('initial_'):
                 copy_[key[len('initial_'):]] = copy_[key]
         copy_['params'] = [torch.zeros(1, requires_grad=True)]
         groups.append(copy_)
     stand_in = torch.optim.Optimizer(groups, {})
-    cfgs = follow_train_loop(scheduler_cfgs, runner.max_epochs,
-                             runner.max_iters, logger=None)
+    cfgs = follow_train_loop(
+        scheduler_cfgs, runner.max_epochs, runner.max_iters, logger=None)
     with warnings.catch_warnings():
         # "scheduler.step() before optimizer.step()": nothing is optimised.
         warnings.simplefilter('ignore')
@@ -174,15 +178,14 @@ def follow_schedule_after_resume(runner, planned: Optional[Lengths]) -> bool:
             if name in replay:
                 real[name] = replay[name]
     after = [g.get('lr') for g in optimizer.param_groups]
-    changes = '; '.join(
-        f'{p[0]} end {r[2]} -> {p[2]}, T_max {r[3]} -> {p[3]}'
-        for p, r in zip(planned, restored) if p != r)
+    changes = '; '.join(f'{p[0]} end {r[2]} -> {p[2]}, T_max {r[3]} -> {p[3]}'
+                        for p, r in zip(planned, restored) if p != r)
     runner.logger.warning(
         f'The checkpoint was trained on another schedule ({changes}, in '
-        f'steps of each scheduler). It now follows the config (train_cfg: max_epochs='
-        f'{runner.max_epochs}, max_iters={runner.max_iters}) as if the run '
-        f'had been planned with it from the start: lr {_fmt(before)} -> '
-        f'{_fmt(after)} at iteration {runner.iter}.')
+        f'steps of each scheduler). It now follows the config (train_cfg: '
+        f'max_epochs={runner.max_epochs}, max_iters={runner.max_iters}) as '
+        f'if the run had been planned with it from the start: lr '
+        f'{_fmt(before)} -> {_fmt(after)} at iteration {runner.iter}.')
     return True
 
 

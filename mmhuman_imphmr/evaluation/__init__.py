@@ -8,8 +8,7 @@ from .metrics import ESVMetric, MeshMetric, UnseenViewMetric
 
 __all__ = [
     'align_by_joint', 'shape_view_entanglement', 'mpjpe', 'pa_mpjpe', 'pve',
-    'similarity_procrustes', 'prediction_spread', 'is_constant',
-    'gender_name', 'rotation_angle_deg', 'view_target_joints',
-    'view_target_orient', 'mask_iou', 'MeshMetric', 'ESVMetric',
-    'UnseenViewMetric'
+    'similarity_procrustes', 'prediction_spread', 'is_constant', 'gender_name',
+    'rotation_angle_deg', 'view_target_joints', 'view_target_orient',
+    'mask_iou', 'MeshMetric', 'ESVMetric', 'UnseenViewMetric'
 ]

@@ -41,7 +41,6 @@ from torch import Tensor, nn
 
 from mmhuman_imphmr.registry import MODELS
 from mmhuman_imphmr.utils.constants import CROP_SIZE, FOCAL_LENGTH
-
 from .shading import AmbientType, LightType, shade_fragments
 
 # Barycentric slack of the inside test: closes float-rounding pin-holes on
@@ -96,9 +95,10 @@ class MeshRasterizer(nn.Module):
         self.max_candidates = int(max_candidates)
 
     def extra_repr(self) -> str:
-        return (f'image_size=({self.height}, {self.width}), '
-                f'focal_length=({self.fx:g}, {self.fy:g}), '
-                f'principal_point=({self.cx:g}, {self.cy:g}), near={self.near}')
+        return (
+            f'image_size=({self.height}, {self.width}), '
+            f'focal_length=({self.fx:g}, {self.fy:g}), '
+            f'principal_point=({self.cx:g}, {self.cy:g}), near={self.near}')
 
     # ------------------------------------------------------------------
     # Public API
@@ -116,9 +116,12 @@ class MeshRasterizer(nn.Module):
         """
         vertices, faces = self._check_inputs(vertices, faces)
         batch = vertices.shape[0]
-        mask = torch.zeros(batch * self.height * self.width,
-                           dtype=vertices.dtype, device=vertices.device)
-        for pix, _, _, _ in self._covered_pairs(vertices, faces, need_bary=False):
+        mask = torch.zeros(
+            batch * self.height * self.width,
+            dtype=vertices.dtype,
+            device=vertices.device)
+        for pix, _, _, _ in self._covered_pairs(
+                vertices, faces, need_bary=False):
             mask[pix] = 1.0
         return mask.view(batch, self.height, self.width)
 
@@ -141,11 +144,14 @@ class MeshRasterizer(nn.Module):
         batch = vertices.shape[0]
         num_pix = batch * self.height * self.width
         device = vertices.device
-        zbuf = torch.full((num_pix, ), _EMPTY_KEY, dtype=torch.int64,
+        zbuf = torch.full((num_pix, ),
+                          _EMPTY_KEY,
+                          dtype=torch.int64,
                           device=device)
-        for pix, face, _, inv_z in self._covered_pairs(vertices, faces,
-                                                       need_bary=True):
-            depth_bits = (1.0 / inv_z).float().view(torch.int32).to(torch.int64)
+        for pix, face, _, inv_z in self._covered_pairs(
+                vertices, faces, need_bary=True):
+            depth_bits = (1.0 /
+                          inv_z).float().view(torch.int32).to(torch.int64)
             key = (depth_bits << 32) | face
             zbuf.scatter_reduce_(0, pix, key, reduce='amin', include_self=True)
 
@@ -166,7 +172,9 @@ class MeshRasterizer(nn.Module):
         inv_z = persp.sum(-1, keepdim=True)
         bary = persp / inv_z
 
-        face_index = torch.full((num_pix, ), -1, dtype=torch.int64,
+        face_index = torch.full((num_pix, ),
+                                -1,
+                                dtype=torch.int64,
                                 device=device)
         face_index[pix] = face_local
         bary_out = vertices.new_zeros(num_pix, 3)
@@ -174,8 +182,10 @@ class MeshRasterizer(nn.Module):
         depth = vertices.new_zeros(num_pix)
         depth[pix] = 1.0 / inv_z.squeeze(1)
         shape = (batch, self.height, self.width)
-        return dict(face_index=face_index.view(shape),
-                    bary=bary_out.view(*shape, 3), depth=depth.view(shape))
+        return dict(
+            face_index=face_index.view(shape),
+            bary=bary_out.view(*shape, 3),
+            depth=depth.view(shape))
 
     @torch.no_grad()
     def render(self,
@@ -214,10 +224,15 @@ class MeshRasterizer(nn.Module):
         """
         vertices, faces = self._check_inputs(vertices, faces)
         fragments = self.rasterize(vertices, faces)
-        return shade_fragments(fragments, vertices, faces, vertex_colors,
-                               background=background,
-                               light_direction=light_direction,
-                               ambient=ambient, shading=shading)
+        return shade_fragments(
+            fragments,
+            vertices,
+            faces,
+            vertex_colors,
+            background=background,
+            light_direction=light_direction,
+            ambient=ambient,
+            shading=shading)
 
     # ------------------------------------------------------------------
     # Internals
@@ -241,11 +256,12 @@ class MeshRasterizer(nn.Module):
     def _project(self, points: Tensor) -> Tensor:
         """Camera-frame ``Tensor[..., 3]`` to pixel ``Tensor[..., 2]``."""
         z = points[..., 2]
-        return torch.stack([self.fx * points[..., 0] / z + self.cx,
-                            self.fy * points[..., 1] / z + self.cy], -1)
+        return torch.stack([
+            self.fx * points[..., 0] / z + self.cx,
+            self.fy * points[..., 1] / z + self.cy
+        ], -1)
 
-    def _covered_pairs(self, vertices: Tensor, faces: Tensor,
-                       need_bary: bool):
+    def _covered_pairs(self, vertices: Tensor, faces: Tensor, need_bary: bool):
         """Yield, per chunk, the covered (pixel, face) pairs.
 
         Per-face work is kept to the few operations that find the faces
@@ -276,8 +292,7 @@ class MeshRasterizer(nn.Module):
         offsets = num_verts * torch.arange(batch, device=device)
         corner = (faces.t().reshape(3, 1, num_faces) +
                   offsets.view(1, batch, 1)).reshape(-1)
-        tu, tv, tz = (t.index_select(0, corner).view(3, -1)
-                      for t in (u, v, z))
+        tu, tv, tz = (t.index_select(0, corner).view(3, -1) for t in (u, v, z))
 
         # Integer range of pixel centres (j + 0.5) inside the bounding box;
         # coordinates are clamped first so that far-off (or non-finite,
@@ -309,15 +324,21 @@ class MeshRasterizer(nn.Module):
         if ok.numel() < keep.numel():
             keep, area2 = keep.index_select(0, ok), area2.index_select(0, ok)
             ku, kv = ku.index_select(1, ok), kv.index_select(1, ok)
-            e1u, e1v, e2u, e2v = (e.index_select(0, ok)
-                                  for e in (e1u, e1v, e2u, e2v))
+            e1u, e1v, e2u, e2v = (
+                e.index_select(0, ok) for e in (e1u, e1v, e2u, e2v))
 
         # Edge coefficients: w1 = a1*dx + b1*dy, w2 = a2*dx + b2*dy with
         # (dx, dy) = pixel centre - vertex 0, both divided by twice the
         # signed area (so the test is the same for either winding).
         inv_area = 1.0 / area2
-        rows = [ku[0], kv[0], e2v * inv_area, -e2u * inv_area,   # w1
-                -e1v * inv_area, e1u * inv_area]                  # w2
+        rows = [
+            ku[0],
+            kv[0],
+            e2v * inv_area,
+            -e2u * inv_area,  # w1
+            -e1v * inv_area,
+            e1u * inv_area
+        ]  # w2
         if need_bary:
             inv_z = 1.0 / tz.index_select(1, keep)  # (3, K)
             rows += [inv_z[0], inv_z[1] - inv_z[0], inv_z[2] - inv_z[0]]
@@ -329,8 +350,10 @@ class MeshRasterizer(nn.Module):
         j0k = j0.index_select(0, keep).to(torch.int64)
         i0k = i0.index_select(0, keep).to(torch.int64)
         first = b_of * (height * width) + i0k * width + j0k
-        ints = torch.stack([first, box_w.index_select(0, keep).to(torch.int64),
-                            face_of, j0k, i0k], 0)  # (5, K)
+        ints = torch.stack([
+            first,
+            box_w.index_select(0, keep).to(torch.int64), face_of, j0k, i0k
+        ], 0)  # (5, K)
         count = count.index_select(0, keep).to(torch.int64)
 
         # Chunks of whole faces holding at most ``max_candidates`` pairs.
@@ -340,8 +363,9 @@ class MeshRasterizer(nn.Module):
         if num_chunks == 1:
             bounds = [0, keep.numel()]
         else:
-            marks = torch.arange(1, num_chunks, device=ends.device,
-                                 dtype=torch.int64) * self.max_candidates
+            marks = torch.arange(
+                1, num_chunks, device=ends.device,
+                dtype=torch.int64) * self.max_candidates
             cuts = torch.searchsorted(ends, marks, right=True).tolist()
             bounds = sorted(set([0] + cuts + [keep.numel()]))
         for start, stop in zip(bounds[:-1], bounds[1:]):
@@ -360,8 +384,7 @@ class MeshRasterizer(nn.Module):
         device = count.device
         num = int(count.sum())
         owner = torch.repeat_interleave(
-            torch.arange(count.numel(), device=device), count,
-            output_size=num)
+            torch.arange(count.numel(), device=device), count, output_size=num)
         start = torch.cumsum(count, 0) - count
         local = torch.arange(num, device=device) - start.index_select(0, owner)
         first, box_w, face, j0, i0 = ints.index_select(1, owner).unbind(0)
@@ -386,8 +409,7 @@ class MeshRasterizer(nn.Module):
         return pix, face, (w1, w2), inv_z
 
 
-def _safe_range(lo: Tensor, hi: Tensor,
-                bound: float) -> Tuple[Tensor, Tensor]:
+def _safe_range(lo: Tensor, hi: Tensor, bound: float) -> Tuple[Tensor, Tensor]:
     """Clamp box bounds to ``[-1, bound]``; NaN gives an empty range."""
     lo = torch.nan_to_num(lo, nan=bound).clamp_(-1.0, bound)
     hi = torch.nan_to_num(hi, nan=-1.0).clamp_(-1.0, bound)

@@ -54,8 +54,11 @@ class PyTorch3DRasterizer(MeshRasterizer):
                 'for Linux: build it from source '
                 '(https://github.com/facebookresearch/pytorch3d/blob/main/'
                 "INSTALL.md) or use type='MeshRasterizer' (the default).")
-        super().__init__(image_size=image_size, focal_length=focal_length,
-                         principal_point=principal_point, near=near)
+        super().__init__(
+            image_size=image_size,
+            focal_length=focal_length,
+            principal_point=principal_point,
+            near=near)
         self.bin_size = bin_size
 
     @torch.no_grad()
@@ -76,27 +79,34 @@ class PyTorch3DRasterizer(MeshRasterizer):
         batch, num_faces = vertices.shape[0], faces.shape[0]
         device, dtype = vertices.device, vertices.dtype
         eye = torch.eye(3, dtype=dtype, device=device).expand(batch, 3, 3)
-        camera_matrix = torch.tensor(
-            [[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy],
-             [0.0, 0.0, 1.0]], dtype=dtype, device=device).expand(batch, 3, 3)
+        camera_matrix = torch.tensor([[self.fx, 0.0, self.cx],
+                                      [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]
+                                      ],
+                                     dtype=dtype,
+                                     device=device).expand(batch, 3, 3)
         cameras = cameras_from_opencv_projection(
-            R=eye, tvec=vertices.new_zeros(batch, 3),
+            R=eye,
+            tvec=vertices.new_zeros(batch, 3),
             camera_matrix=camera_matrix,
             image_size=torch.tensor([[self.height, self.width]],
                                     device=device).expand(batch, 2))
         settings = RasterizationSettings(
-            image_size=(self.height, self.width), blur_radius=0.0,
-            faces_per_pixel=1, bin_size=self.bin_size, z_clip_value=self.near,
-            perspective_correct=True, cull_backfaces=False)
-        meshes = Meshes(verts=list(vertices),
-                        faces=[faces] * batch)
-        fragments = P3DRasterizer(cameras=cameras,
-                                  raster_settings=settings)(meshes)
+            image_size=(self.height, self.width),
+            blur_radius=0.0,
+            faces_per_pixel=1,
+            bin_size=self.bin_size,
+            z_clip_value=self.near,
+            perspective_correct=True,
+            cull_backfaces=False)
+        meshes = Meshes(verts=list(vertices), faces=[faces] * batch)
+        fragments = P3DRasterizer(
+            cameras=cameras, raster_settings=settings)(
+                meshes)
         packed = fragments.pix_to_face[..., 0]  # (B, H, W), b * F + f
         covered = packed >= 0
         face_index = torch.where(covered, packed % max(num_faces, 1),
                                  torch.full_like(packed, -1))
         bary = fragments.bary_coords[..., 0, :] * covered.unsqueeze(-1)
         depth = fragments.zbuf[..., 0].clamp(min=0) * covered
-        return dict(face_index=face_index, bary=bary.to(dtype),
-                    depth=depth.to(dtype))
+        return dict(
+            face_index=face_index, bary=bary.to(dtype), depth=depth.to(dtype))

@@ -22,7 +22,8 @@ def shade_fragments(fragments: Dict[str, Tensor],
                     vertices: Tensor,
                     faces: Tensor,
                     vertex_colors: Tensor,
-                    background: Optional[Union[Tensor, Sequence[float]]] = None,
+                    background: Optional[Union[Tensor,
+                                               Sequence[float]]] = None,
                     light_direction: LightType = (0.0, 0.0, 1.0),
                     ambient: AmbientType = 0.4,
                     shading: str = 'smooth') -> Dict[str, Tensor]:
@@ -65,14 +66,17 @@ def shade_fragments(fragments: Dict[str, Tensor],
     num_verts = vertices.shape[1]
     dtype, device = vertices.dtype, vertices.device
     if shading not in ('smooth', 'flat'):
-        raise ValueError(f"shading must be 'smooth' or 'flat', found {shading!r}")
-    colors = _per_image(vertex_colors, batch, (num_verts, 3), 'vertex_colors',
-                        f'Tensor[V, 3] or Tensor[B, V, 3] with B={batch}, '
-                        f'V={num_verts}', dtype, device)
+        raise ValueError(
+            f"shading must be 'smooth' or 'flat', found {shading!r}")
+    colors = _per_image(
+        vertex_colors, batch, (num_verts, 3), 'vertex_colors',
+        f'Tensor[V, 3] or Tensor[B, V, 3] with B={batch}, '
+        f'V={num_verts}', dtype, device)
     light = torch.nn.functional.normalize(
         _per_image(light_direction, batch, (3, ), 'light_direction',
                    f'3 numbers, Tensor[3] or Tensor[B, 3] with B={batch}',
-                   dtype, device), dim=-1)
+                   dtype, device),
+        dim=-1)
     amb = _per_image(ambient, batch, (), 'ambient',
                      f'a float or Tensor[B] with B={batch}', dtype, device)
     if not bool(((amb >= 0) & (amb <= 1)).all()):
@@ -95,22 +99,26 @@ def shade_fragments(fragments: Dict[str, Tensor],
 
         corners = gather(vertices)  # (P, 3, 3)
         if shading == 'flat':
-            normal = torch.cross(corners[:, 1] - corners[:, 0],
-                                 corners[:, 2] - corners[:, 0], dim=-1)
+            normal = torch.cross(
+                corners[:, 1] - corners[:, 0],
+                corners[:, 2] - corners[:, 0],
+                dim=-1)
         else:
             normal = (gather(vertex_normals(vertices, faces)) * w).sum(1)
         normal = torch.nn.functional.normalize(normal, dim=-1)  # (P, 3)
         point = (corners * w).sum(1)
-        facing = torch.where((normal * point).sum(-1, keepdim=True) > 0,
-                             -1.0, 1.0)
+        facing = torch.where((normal * point).sum(-1, keepdim=True) > 0, -1.0,
+                             1.0)
         normal = normal * facing  # toward the camera
         lambert = (-(normal * light.index_select(0, b)).sum(-1)).clamp(min=0)
         amb_p = amb.index_select(0, b)
         shade = amb_p + (1 - amb_p) * lambert  # (P, )
         rgb = ((gather(colors) * w).sum(1) * shade.unsqueeze(-1)).clamp(0, 1)
         image.view(-1, 3).index_copy_(0, pix, rgb)
-    return dict(image=image, mask=(face_index >= 0).to(dtype),
-                depth=fragments['depth'])
+    return dict(
+        image=image,
+        mask=(face_index >= 0).to(dtype),
+        depth=fragments['depth'])
 
 
 def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:
@@ -126,10 +134,10 @@ def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:
         normal).
     """
     batch = vertices.shape[0]
-    tri = vertices.index_select(1, faces.reshape(-1)).view(
-        batch, -1, 3, 3)  # (B, F, 3, 3)
-    face_normal = torch.cross(tri[:, :, 1] - tri[:, :, 0],
-                              tri[:, :, 2] - tri[:, :, 0], dim=-1)
+    tri = vertices.index_select(1, faces.reshape(-1)).view(batch, -1, 3,
+                                                           3)  # (B, F, 3, 3)
+    face_normal = torch.cross(
+        tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
     normals = torch.zeros_like(vertices)
     for k in range(3):
         normals.index_add_(1, faces[:, k], face_normal)

@@ -22,8 +22,8 @@ _CACHE: Dict[Tuple[int, float], MeshRasterizer] = {}
 def _rasterizer(image_size: int, focal_length: float) -> MeshRasterizer:
     key = (int(image_size), float(focal_length))
     if key not in _CACHE:
-        _CACHE[key] = MeshRasterizer(image_size=image_size,
-                                     focal_length=focal_length)
+        _CACHE[key] = MeshRasterizer(
+            image_size=image_size, focal_length=focal_length)
     return _CACHE[key]
 
 
@@ -67,8 +67,8 @@ def render_view_silhouettes(vertices: Tensor,
     batch = vertices.shape[0]
     phi = torch.as_tensor(phi, dtype=vertices.dtype, device=vertices.device)
     phi = phi.expand(batch) if phi.dim() == 0 else phi
-    for name, value, shape in (('pelvis', pelvis, (batch, 3)),
-                               ('phi', phi, (batch, )),
+    for name, value, shape in (('pelvis', pelvis, (batch, 3)), ('phi', phi,
+                                                                (batch, )),
                                ('translation', translation, (batch, 3))):
         if tuple(value.shape) != shape:
             raise ValueError(f'render_view_silhouettes: {name} must have '

@@ -1,11 +1,12 @@
 """Joint maps, subsets and flip permutations, in one place.
 
-The 49-joint layout is SPIN's (Kolotouros et al. 2019): 25 OpenPose-style joints
-followed by 24 "ground-truth" joints (the LSP 14, MPII pelvis/thorax, H36M
-spine/jaw/head and five face points). Each of the 49 is taken from the 45
-joints smplx's ``SMPL`` returns (24 skeleton joints + 21 vertex joints: face,
-feet, fingertips) or from the 9 joints regressed with ``J_regressor_extra``,
-appended as indices 45..53. The index table follows SPIN's ``constants.py``.
+The 49-joint layout is SPIN's (Kolotouros et al. 2019): 25 OpenPose-style
+joints followed by 24 "ground-truth" joints (the LSP 14, MPII pelvis/thorax,
+H36M spine/jaw/head and five face points). Each of the 49 is taken from the
+45 joints smplx's ``SMPL`` returns (24 skeleton joints + 21 vertex joints:
+face, feet, fingertips) or from the 9 joints regressed with
+``J_regressor_extra``, appended as indices 45..53. The index table follows
+SPIN's ``constants.py``.
 """
 from typing import Dict, List
 
@@ -13,10 +14,10 @@ from typing import Dict, List
 # SMPL skeleton
 SMPL_JOINT_NAMES: List[str] = [
     'pelvis', 'left_hip', 'right_hip', 'spine1', 'left_knee', 'right_knee',
-    'spine2', 'left_ankle', 'right_ankle', 'spine3', 'left_foot',
-    'right_foot', 'neck', 'left_collar', 'right_collar', 'head',
-    'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow',
-    'left_wrist', 'right_wrist', 'left_hand', 'right_hand'
+    'spine2', 'left_ankle', 'right_ankle', 'spine3', 'left_foot', 'right_foot',
+    'neck', 'left_collar', 'right_collar', 'head', 'left_shoulder',
+    'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
+    'left_hand', 'right_hand'
 ]
 NUM_SMPL_JOINTS = 24
 NUM_SMPL_VERTICES = 6890
@@ -70,20 +71,55 @@ NUM_EXTRA_JOINTS = 9  # rows of J_regressor_extra
 
 # Index of each of the 49 joints in [45 smplx joints ++ 9 extra joints].
 JOINT_MAP: Dict[str, int] = {
-    'OP Nose': 24, 'OP Neck': 12, 'OP RShoulder': 17, 'OP RElbow': 19,
-    'OP RWrist': 21, 'OP LShoulder': 16, 'OP LElbow': 18, 'OP LWrist': 20,
-    'OP MidHip': 0, 'OP RHip': 2, 'OP RKnee': 5, 'OP RAnkle': 8,
-    'OP LHip': 1, 'OP LKnee': 4, 'OP LAnkle': 7, 'OP REye': 25,
-    'OP LEye': 26, 'OP REar': 27, 'OP LEar': 28, 'OP LBigToe': 29,
-    'OP LSmallToe': 30, 'OP LHeel': 31, 'OP RBigToe': 32,
-    'OP RSmallToe': 33, 'OP RHeel': 34, 'Right Ankle': 8, 'Right Knee': 5,
-    'Right Hip': 45, 'Left Hip': 46, 'Left Knee': 4, 'Left Ankle': 7,
-    'Right Wrist': 21, 'Right Elbow': 19, 'Right Shoulder': 17,
-    'Left Shoulder': 16, 'Left Elbow': 18, 'Left Wrist': 20,
-    'Neck (LSP)': 47, 'Top of Head (LSP)': 48, 'Pelvis (MPII)': 49,
-    'Thorax (MPII)': 50, 'Spine (H36M)': 51, 'Jaw (H36M)': 52,
-    'Head (H36M)': 53, 'Nose': 24, 'Left Eye': 26, 'Right Eye': 25,
-    'Left Ear': 28, 'Right Ear': 27
+    'OP Nose': 24,
+    'OP Neck': 12,
+    'OP RShoulder': 17,
+    'OP RElbow': 19,
+    'OP RWrist': 21,
+    'OP LShoulder': 16,
+    'OP LElbow': 18,
+    'OP LWrist': 20,
+    'OP MidHip': 0,
+    'OP RHip': 2,
+    'OP RKnee': 5,
+    'OP RAnkle': 8,
+    'OP LHip': 1,
+    'OP LKnee': 4,
+    'OP LAnkle': 7,
+    'OP REye': 25,
+    'OP LEye': 26,
+    'OP REar': 27,
+    'OP LEar': 28,
+    'OP LBigToe': 29,
+    'OP LSmallToe': 30,
+    'OP LHeel': 31,
+    'OP RBigToe': 32,
+    'OP RSmallToe': 33,
+    'OP RHeel': 34,
+    'Right Ankle': 8,
+    'Right Knee': 5,
+    'Right Hip': 45,
+    'Left Hip': 46,
+    'Left Knee': 4,
+    'Left Ankle': 7,
+    'Right Wrist': 21,
+    'Right Elbow': 19,
+    'Right Shoulder': 17,
+    'Left Shoulder': 16,
+    'Left Elbow': 18,
+    'Left Wrist': 20,
+    'Neck (LSP)': 47,
+    'Top of Head (LSP)': 48,
+    'Pelvis (MPII)': 49,
+    'Thorax (MPII)': 50,
+    'Spine (H36M)': 51,
+    'Jaw (H36M)': 52,
+    'Head (H36M)': 53,
+    'Nose': 24,
+    'Left Eye': 26,
+    'Right Eye': 25,
+    'Left Ear': 28,
+    'Right Ear': 27
 }
 JOINT_IDS: List[int] = [JOINT_MAP[name] for name in JOINT_NAMES]
 # The 9 rows of J_regressor_extra, in order (indices 45..53 above).
@@ -123,7 +159,9 @@ NUM_H36M_JOINTS = 17
 H36M_PELVIS = 0
 # H36M joints in LSP order: the first 14 are the 14 LSP joints used by the
 # 3DPW protocol; 14..16 are pelvis, spine, head.
-H36M_TO_J17: List[int] = [6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10, 0, 7, 9]
+H36M_TO_J17: List[int] = [
+    6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10, 0, 7, 9
+]
 H36M_TO_J14: List[int] = H36M_TO_J17[:14]
 # The LSP 14 within the 24 GT joints (and within the 49: add 25).
 J24_TO_J14: List[int] = list(range(14))

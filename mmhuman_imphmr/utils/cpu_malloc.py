@@ -45,7 +45,8 @@ def keep_freed_memory() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False  # not glibc
-    ok = (mallopt(_M_MMAP_THRESHOLD, ctypes.c_int(_LIMIT)) == 1
-          and mallopt(_M_TRIM_THRESHOLD, ctypes.c_int(_LIMIT)) == 1)
+    ok = (
+        mallopt(_M_MMAP_THRESHOLD, ctypes.c_int(_LIMIT)) == 1
+        and mallopt(_M_TRIM_THRESHOLD, ctypes.c_int(_LIMIT)) == 1)
     _applied = bool(ok)
     return _applied

@@ -68,7 +68,7 @@ def rotmat_to_rot6d(rotmat: torch.Tensor) -> torch.Tensor:
 
 
 def axis_angle_to_rotmat(axis_angle: torch.Tensor) -> torch.Tensor:
-    """Axis-angle vectors ``Tensor[..., 3]`` to ``Tensor[..., 3, 3]`` (roma)."""
+    """Axis-angle vectors ``Tensor[..., 3]`` to ``Tensor[..., 3, 3]``, roma."""
     return roma.rotvec_to_rotmat(axis_angle)
 
 
@@ -89,7 +89,8 @@ def _as_tensor(angle: Angle, like: Optional[torch.Tensor]) -> torch.Tensor:
     return torch.as_tensor(angle, dtype=torch.float32)
 
 
-def rotation_y(phi: Angle, like: Optional[torch.Tensor] = None) -> torch.Tensor:
+def rotation_y(phi: Angle,
+               like: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``R_y(phi) = [[c, 0, s], [0, 1, 0], [-s, 0, c]]``.
 
     Args:
@@ -109,7 +110,8 @@ def rotation_y(phi: Angle, like: Optional[torch.Tensor] = None) -> torch.Tensor:
     ], -2)
 
 
-def rotation_z(angle: Angle, like: Optional[torch.Tensor] = None) -> torch.Tensor:
+def rotation_z(angle: Angle,
+               like: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``R_z(a) = [[c, -s, 0], [s, c, 0], [0, 0, 1]]`` (in-plane rotation).
 
     With the OpenCV camera (y down) a positive angle turns the image content
@@ -129,7 +131,8 @@ def rotation_z(angle: Angle, like: Optional[torch.Tensor] = None) -> torch.Tenso
 # The view rotation of the paper (DESIGN §3)
 
 
-def view_rotation(phi: Angle, like: Optional[torch.Tensor] = None) -> torch.Tensor:
+def view_rotation(phi: Angle,
+                  like: Optional[torch.Tensor] = None) -> torch.Tensor:
     """The rotation that takes canonical-view quantities to view ``phi``.
 
     It is ``R_y(-phi)``: the camera of view ``phi`` sees a point ``p`` where
@@ -142,7 +145,8 @@ def view_rotation(phi: Angle, like: Optional[torch.Tensor] = None) -> torch.Tens
     return rotation_y(-phi)
 
 
-def camera_pose_for_view(phi: Angle, radius: float,
+def camera_pose_for_view(phi: Angle,
+                         radius: float,
                          like: Optional[torch.Tensor] = None):
     """Camera of view ``phi``: centre ``R_y(phi) @ (0, 0, -radius)``, axes
     ``R_y(phi)`` (its columns are the camera's x, y, z in the field frame).
@@ -155,8 +159,10 @@ def camera_pose_for_view(phi: Angle, radius: float,
     return origin, axes
 
 
-def rotate_joints_to_view(joints: torch.Tensor, phi: Angle,
-                          pelvis: Optional[torch.Tensor] = None) -> torch.Tensor:
+def rotate_joints_to_view(joints: torch.Tensor,
+                          phi: Angle,
+                          pelvis: Optional[torch.Tensor] = None
+                          ) -> torch.Tensor:
     """Ground-truth 3D joints seen from view ``phi``.
 
     ``R_y(-phi) (J - pelvis) + pelvis``, i.e. the body turns about a vertical
@@ -220,7 +226,8 @@ def weak_perspective_to_translation(cam: torch.Tensor,
     return torch.stack([tx, ty, tz], dim=-1)
 
 
-def perspective_projection(points: torch.Tensor, translation: torch.Tensor,
+def perspective_projection(points: torch.Tensor,
+                           translation: torch.Tensor,
                            focal_length: float = FOCAL_LENGTH,
                            crop_size: int = CROP_SIZE,
                            normalize: bool = True) -> torch.Tensor:

@@ -42,8 +42,8 @@ def full_precision() -> Iterator[None]:
     """Disable every active autocast (CPU and CUDA) inside the block."""
     with contextlib.ExitStack() as stack:
         for device in _autocast_devices():
-            stack.enter_context(torch.autocast(device_type=device,
-                                               enabled=False))
+            stack.enter_context(
+                torch.autocast(device_type=device, enabled=False))
         yield
 
 

@@ -166,7 +166,10 @@ class RestrictedUnpickler(_PyUnpickler):
     """
     dispatch = dict(_PyUnpickler.dispatch)
 
-    def __init__(self, file: IO[bytes], where: str, policy: UnpicklePolicy,
+    def __init__(self,
+                 file: IO[bytes],
+                 where: str,
+                 policy: UnpicklePolicy,
                  size: Optional[int] = None,
                  persistent_load: Optional[Callable[[Any], Any]] = None):
         self._reader = _BoundedReader(file, size, where)
@@ -228,6 +231,7 @@ class RestrictedUnpickler(_PyUnpickler):
             raise self.refuse(f'arguments of {self._name(func)} are not a '
                               f'tuple')
         self.stack[-1] = found[1](self, *args)
+
     dispatch[pickle.REDUCE[0]] = load_reduce
 
     def _new(self, cls: Any, args: Any, kwargs: Any) -> Any:
@@ -246,6 +250,7 @@ class RestrictedUnpickler(_PyUnpickler):
         args = self.stack.pop()
         cls = self.stack.pop()
         self.append(self._new(cls, args, {}))
+
     dispatch[pickle.NEWOBJ[0]] = load_newobj
 
     def load_newobj_ex(self) -> None:
@@ -253,6 +258,7 @@ class RestrictedUnpickler(_PyUnpickler):
         args = self.stack.pop()
         cls = self.stack.pop()
         self.append(self._new(cls, args, kwargs))
+
     dispatch[pickle.NEWOBJ_EX[0]] = load_newobj_ex
 
     def _refuse_opcode(self, name: str) -> None:
@@ -271,6 +277,7 @@ class RestrictedUnpickler(_PyUnpickler):
         buf = bytearray(n)
         self.readinto(buf)
         self.append(buf)
+
     dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
 
     def load_build(self) -> None:
@@ -291,6 +298,7 @@ class RestrictedUnpickler(_PyUnpickler):
         raise self.refuse(f'setting the state (BUILD) of a '
                           f'{type(inst).__module__}.'
                           f'{type(inst).__qualname__} is not allowed')
+
     dispatch[pickle.BUILD[0]] = load_build
 
     # -- helpers for handlers ----------------------------------------------
@@ -342,8 +350,9 @@ class RestrictedUnpickler(_PyUnpickler):
             raise self.refuse(f'{what}: data is a {type(raw).__name__}, not '
                               f'bytes')
         if len(raw) != nbytes:
-            raise self.refuse(f'{what}: data holds {len(raw)} bytes, shape and '
-                              f'dtype need {nbytes} (truncated or forged)')
+            raise self.refuse(
+                f'{what}: data holds {len(raw)} bytes, shape and '
+                f'dtype need {nbytes} (truncated or forged)')
         return bytes(raw)
 
 
@@ -356,22 +365,20 @@ _DTYPE_CODE = re.compile(r'(b1|[iu][1248]|f[248]|c(8|16)|O[48]|[US]\d{1,9})\Z')
 def _numpy_reconstruct(u: RestrictedUnpickler, subtype: Any, shape: Any,
                        code: Any) -> np.ndarray:
     # numpy pickles ``_reconstruct(ndarray, (0,), b'b')`` + BUILD(state).
-    if subtype is not np.ndarray or shape != (0, ) or code not in (b'b',
-                                                                   'b'):
+    if subtype is not np.ndarray or shape != (0, ) or code not in (b'b', 'b'):
         raise u.refuse(f'numpy _reconstruct({u._name(subtype)}, '
                        f'{short_repr(shape)}, {short_repr(code)}) is not '
                        f"numpy's array pickle")
     return u.mark_fresh(np.ndarray((0, ), np.int8))
 
 
-def _build_array(u: RestrictedUnpickler, inst: np.ndarray,
-                 state: Any) -> None:
+def _build_array(u: RestrictedUnpickler, inst: np.ndarray, state: Any) -> None:
     if type(inst) is not np.ndarray:
         raise u.refuse(f'BUILD on a {type(inst).__qualname__}')
     if isinstance(state, tuple) and len(state) == 4:
         state = (1, ) + state  # numpy < 1.? wrote no version
-    if not (isinstance(state, tuple) and len(state) == 5
-            and state[0] == 1 and isinstance(state[3], bool)):
+    if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1
+            and isinstance(state[3], bool)):
         raise u.refuse(f'numpy array state is not (1, shape, dtype, '
                        f'fortran, data): {short_repr(state)}')
     _, shape, dtype, fortran, raw = state
@@ -386,7 +393,9 @@ def _build_array(u: RestrictedUnpickler, inst: np.ndarray,
     inst.__setstate__((1, shape, dtype, fortran, raw))
 
 
-def _numpy_dtype(u: RestrictedUnpickler, code: Any, align: Any = False,
+def _numpy_dtype(u: RestrictedUnpickler,
+                 code: Any,
+                 align: Any = False,
                  copy: Any = True) -> np.dtype:
     if isinstance(code, bytes):
         code = code.decode('latin1')
@@ -421,8 +430,7 @@ def _build_dtype(u: RestrictedUnpickler, inst: np.dtype, state: Any) -> None:
         inst.__setstate__(expected)  # numpy's state, e.g. big-endian
 
 
-def _numpy_scalar(u: RestrictedUnpickler, dtype: Any, data: Any = None
-                  ) -> Any:
+def _numpy_scalar(u: RestrictedUnpickler, dtype: Any, data: Any = None) -> Any:
     dtype = u.check_dtype(dtype)
     if dtype.hasobject:
         return data  # numpy: scalar(dtype('O'), obj) is obj
@@ -430,19 +438,21 @@ def _numpy_scalar(u: RestrictedUnpickler, dtype: Any, data: Any = None
     return _NUMPY_SCALAR(dtype, raw)
 
 
-def _numpy_frombuffer(u: RestrictedUnpickler, buf: Any, dtype: Any,
-                      shape: Any, order: Any) -> np.ndarray:
+def _numpy_frombuffer(u: RestrictedUnpickler, buf: Any, dtype: Any, shape: Any,
+                      order: Any) -> np.ndarray:
     # numpy's protocol-5 array pickle.
     nbytes = u.check_array(shape, dtype)
     if dtype.hasobject or order not in ('C', 'F'):
         raise u.refuse(f'numpy _frombuffer of dtype {dtype} order '
                        f'{short_repr(order)}')
     raw = u.raw_bytes(buf, nbytes, f'array of shape {shape} dtype {dtype}')
-    return np.frombuffer(raw, dtype=dtype).reshape(shape, order=order).copy(
-        order='A')
+    return np.frombuffer(
+        raw, dtype=dtype).reshape(
+            shape, order=order).copy(order='A')
 
 
-def _latin1_encode(u: RestrictedUnpickler, text: Any,
+def _latin1_encode(u: RestrictedUnpickler,
+                   text: Any,
                    encoding: Any = 'latin1') -> bytes:
     # Python 3 writes ``bytes`` at protocol < 3 as encode(text, 'latin1').
     if not isinstance(text, str) or encoding not in ('latin1', 'latin-1'):
@@ -483,12 +493,12 @@ def numpy_globals() -> Dict[Tuple[str, str], Global]:
     frombuffer = _numpy_module_attr(
         ('numpy._core.numeric', 'numpy.core.numeric'), '_frombuffer')
     for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
-        out[(module, '_reconstruct')] = Global(reconstruct,
-                                               call=_numpy_reconstruct)
+        out[(module, '_reconstruct')] = Global(
+            reconstruct, call=_numpy_reconstruct)
         out[(module, 'scalar')] = Global(_NUMPY_SCALAR, call=_numpy_scalar)
     for module in ('numpy.core.numeric', 'numpy._core.numeric'):
-        out[(module, '_frombuffer')] = Global(frombuffer,
-                                              call=_numpy_frombuffer)
+        out[(module, '_frombuffer')] = Global(
+            frombuffer, call=_numpy_frombuffer)
     out[('numpy', 'ndarray')] = Global(np.ndarray)  # argument only
     out[('numpy', 'dtype')] = Global(np.dtype, call=_numpy_dtype)
     out[('_codecs', 'encode')] = Global(_codecs_encode, call=_latin1_encode)
@@ -503,16 +513,18 @@ def _codecs_encode(*args: Any) -> None:
 
 def set_globals() -> Dict[Tuple[str, str], Global]:
     """``set`` under its Python 2 and 3 names (chumpy's ``_dirty_vars``)."""
-    return {(m, 'set'): Global(set, call=_make_set)
-            for m in ('__builtin__', 'builtins')}
+    return {
+        (m, 'set'): Global(set, call=_make_set)
+        for m in ('__builtin__', 'builtins')
+    }
 
 
-NUMPY_BUILDS: Tuple[Tuple[type, Callable], ...] = (
-    (np.ndarray, _build_array), (np.dtype, _build_dtype))
-
+NUMPY_BUILDS: Tuple[Tuple[type, Callable], ...] = ((np.ndarray, _build_array),
+                                                   (np.dtype, _build_dtype))
 
 # ---------------------------------------------------------------------------
 # scipy.sparse
+
 
 def _sparse_new(u: RestrictedUnpickler, cls: type, args: tuple,
                 kwargs: dict) -> Any:
@@ -538,8 +550,8 @@ def _build_sparse(u: RestrictedUnpickler, inst: Any, state: Any) -> None:
     if not isinstance(state, dict):
         raise u.refuse(f'{fmt}_matrix state is a {type(state).__name__}')
     shape = state.get('_shape', state.get('shape'))
-    if not (isinstance(shape, tuple) and len(shape) == 2 and all(
-            type(s) is int and s >= 0 for s in shape)):
+    if not (isinstance(shape, tuple) and len(shape) == 2
+            and all(type(s) is int and s >= 0 for s in shape)):
         raise u.refuse(f'{fmt}_matrix shape {short_repr(shape)}')
     if math.prod(shape) > u.policy.max_array_elements:
         raise u.refuse(f'{fmt}_matrix of shape {shape} is larger than the '
@@ -586,8 +598,8 @@ def sparse_globals() -> Dict[Tuple[str, str], Global]:
 
 def sparse_builds() -> Tuple[Tuple[type, Callable], ...]:
     import scipy.sparse
-    return ((scipy.sparse.csc_matrix, _build_sparse),
-            (scipy.sparse.csr_matrix, _build_sparse))
+    return ((scipy.sparse.csc_matrix, _build_sparse), (scipy.sparse.csr_matrix,
+                                                       _build_sparse))
 
 
 # ---------------------------------------------------------------------------
@@ -599,11 +611,13 @@ _READ_ERRORS = (EOFError, ValueError, TypeError, IndexError, KeyError,
                 pickle.UnpicklingError, zlib.error, zipfile.BadZipFile)
 
 
-def restricted_load(file: IO[bytes], where: str, policy: UnpicklePolicy,
+def restricted_load(file: IO[bytes],
+                    where: str,
+                    policy: UnpicklePolicy,
                     size: Optional[int] = None,
                     persistent_load: Optional[Callable] = None,
-                    children: Optional[Callable[[Any], Iterable]] = None
-                    ) -> Any:
+                    children: Optional[Callable[[Any],
+                                                Iterable]] = None) -> Any:
     """Unpickle one object under ``policy`` and :func:`check_structure` it.
 
     Raises:
@@ -611,8 +625,7 @@ def restricted_load(file: IO[bytes], where: str, policy: UnpicklePolicy,
             readable pickle (truncated, garbage); the message names
             ``where``.
     """
-    unpickler = RestrictedUnpickler(file, where, policy, size,
-                                    persistent_load)
+    unpickler = RestrictedUnpickler(file, where, policy, size, persistent_load)
     try:
         obj = unpickler.load()
     except RefusedPickleError:
@@ -626,9 +639,11 @@ def restricted_load(file: IO[bytes], where: str, policy: UnpicklePolicy,
     return obj
 
 
-def check_structure(obj: Any, where: str, max_depth: int = 64,
-                    children: Optional[Callable[[Any], Iterable]] = None
-                    ) -> None:
+def check_structure(obj: Any,
+                    where: str,
+                    max_depth: int = 64,
+                    children: Optional[Callable[[Any],
+                                                Iterable]] = None) -> None:
     """Refuse cyclic or deeper-than-``max_depth`` container graphs.
 
     Iterative (never recursion); each object is visited once. ``children``
@@ -673,11 +688,13 @@ def check_structure(obj: Any, where: str, max_depth: int = 64,
 _NPY_KINDS = 'biufcUS'
 
 
-def read_npy(f: IO[bytes], where: str, size: int,
+def read_npy(f: IO[bytes],
+             where: str,
+             size: int,
              policy: Optional[UnpicklePolicy] = None,
              max_elements: int = 1 << 30,
-             expected_shape: Optional[Callable[[tuple], Optional[str]]] = None
-             ) -> Any:
+             expected_shape: Optional[Callable[[tuple],
+                                               Optional[str]]] = None) -> Any:
     """Read one ``.npy`` stream of ``size`` bytes, checking before reading.
 
     The header's shape and dtype are checked against ``max_elements``,
@@ -728,8 +745,9 @@ def read_npy(f: IO[bytes], where: str, size: int,
     if len(data) != nbytes:
         raise BrokenFileError(f'{where}: truncated: {len(data)} of {nbytes} '
                               f'bytes of data')
-    arr = np.frombuffer(data, dtype=dtype, count=count).reshape(
-        shape, order='F' if fortran else 'C').copy(order='A')
+    arr = np.frombuffer(
+        data, dtype=dtype, count=count).reshape(
+            shape, order='F' if fortran else 'C').copy(order='A')
     return arr
 
 
@@ -762,7 +780,8 @@ def open_npz(path: str) -> zipfile.ZipFile:
             f'format ({type(exc).__name__}: {exc})') from None
 
 
-def load_npz(path: str, keys: Optional[Iterable[str]] = None,
+def load_npz(path: str,
+             keys: Optional[Iterable[str]] = None,
              policy: Optional[UnpicklePolicy] = None,
              max_elements: int = 1 << 30,
              expected_shapes: Optional[Mapping[str, Callable]] = None
@@ -773,8 +792,10 @@ def load_npz(path: str, keys: Optional[Iterable[str]] = None,
     """
     expected_shapes = expected_shapes or {}
     with open_npz(path) as zf:
-        members = {n[:-4]: zf.getinfo(n) for n in zf.namelist()
-                   if n.endswith('.npy')}
+        members = {
+            n[:-4]: zf.getinfo(n)
+            for n in zf.namelist() if n.endswith('.npy')
+        }
         wanted = list(members) if keys is None else \
             [k for k in keys if k in members]
         out = {}
@@ -784,12 +805,11 @@ def load_npz(path: str, keys: Optional[Iterable[str]] = None,
             try:
                 with zf.open(info) as f:
                     out[key] = read_npy(f, where, info.file_size, policy,
-                                        max_elements,
-                                        expected_shapes.get(key))
+                                        max_elements, expected_shapes.get(key))
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-                raise BrokenFileError(f'{where}: corrupt member '
-                                      f'({type(exc).__name__}: {exc})'
-                                      ) from None
+                raise BrokenFileError(
+                    f'{where}: corrupt member '
+                    f'({type(exc).__name__}: {exc})') from None
         return out
 
 
@@ -800,9 +820,9 @@ def npz_member_names(path: str) -> list:
 
 
 __all__ = [
-    'RefusedPickleError', 'UnreadablePickleError', 'BrokenFileError', 'Global', 'UnpicklePolicy',
-    'RestrictedUnpickler', 'restricted_load', 'check_structure',
-    'numpy_globals', 'set_globals', 'sparse_globals', 'sparse_builds',
-    'NUMPY_BUILDS', 'read_npy', 'load_npz', 'open_npz', 'npz_member_names',
-    'short_repr'
+    'RefusedPickleError', 'UnreadablePickleError', 'BrokenFileError', 'Global',
+    'UnpicklePolicy', 'RestrictedUnpickler', 'restricted_load',
+    'check_structure', 'numpy_globals', 'set_globals', 'sparse_globals',
+    'sparse_builds', 'NUMPY_BUILDS', 'read_npy', 'load_npz', 'open_npz',
+    'npz_member_names', 'short_repr'
 ]

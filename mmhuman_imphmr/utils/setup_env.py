@@ -21,17 +21,18 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import mmhuman_imphmr.visualization  # noqa: F401
 
     if init_default_scope:
-        never_created = (DefaultScope.get_current_instance() is None
-                         or not DefaultScope.check_instance_created(
-                             'mmhuman_imphmr'))
+        never_created = (
+            DefaultScope.get_current_instance() is None
+            or not DefaultScope.check_instance_created('mmhuman_imphmr'))
         if never_created:
-            DefaultScope.get_instance('mmhuman_imphmr',
-                                      scope_name='mmhuman_imphmr')
+            DefaultScope.get_instance(
+                'mmhuman_imphmr', scope_name='mmhuman_imphmr')
             return
         current_scope = DefaultScope.get_current_instance()
         if current_scope.scope_name != 'mmhuman_imphmr':
-            warnings.warn('The current default scope '
-                          f'"{current_scope.scope_name}" is not '
-                          '"mmhuman_imphmr"; `register_all_modules` forces it.')
+            warnings.warn(
+                'The current default scope '
+                f'"{current_scope.scope_name}" is not '
+                '"mmhuman_imphmr"; `register_all_modules` forces it.')
             new_name = f'mmhuman_imphmr-{datetime.datetime.now()}'
             DefaultScope.get_instance(new_name, scope_name='mmhuman_imphmr')

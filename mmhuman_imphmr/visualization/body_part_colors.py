@@ -87,13 +87,13 @@ def body_part_colors(lbs_weights: Tensor,
     missing = set(BODY_PARTS) - set(palette)
     if missing:
         raise KeyError(f'body_part_colors: palette lacks {sorted(missing)}')
-    table = torch.tensor(np.array([palette[p] for p in BODY_PARTS]),
-                         dtype=torch.float32)
+    table = torch.tensor(
+        np.array([palette[p] for p in BODY_PARTS]), dtype=torch.float32)
     return table[vertex_part_labels(lbs_weights)]
 
 
 def uniform_colors(num_vertices: int,
                    color: Sequence[float] = PRED_MESH_COLOR) -> Tensor:
     """``Tensor[V, 3]`` filled with one RGB colour in [0, 1]."""
-    return torch.tensor(color, dtype=torch.float32).expand(num_vertices,
-                                                           3).clone()
+    return torch.tensor(
+        color, dtype=torch.float32).expand(num_vertices, 3).clone()

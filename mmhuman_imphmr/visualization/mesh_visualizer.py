@@ -84,8 +84,12 @@ class MeshVisualizer(Visualizer):
                  **kwargs) -> None:
         if vis_backends is None and save_dir is not None:
             vis_backends = default_vis_backends()
-        super().__init__(name=name, image=image, vis_backends=vis_backends,
-                         save_dir=save_dir, **kwargs)
+        super().__init__(
+            name=name,
+            image=image,
+            vis_backends=vis_backends,
+            save_dir=save_dir,
+            **kwargs)
         self.focal_length = float(focal_length)
         self.crop_size = int(crop_size)
         self.alpha = float(alpha)
@@ -95,11 +99,12 @@ class MeshVisualizer(Visualizer):
         if faces is not None:
             self.set_body_model(faces, lbs_weights)
 
-    def set_body_model(self, faces: Union[Tensor, np.ndarray],
+    def set_body_model(self,
+                       faces: Union[Tensor, np.ndarray],
                        lbs_weights: Optional[Tensor] = None) -> None:
         """Set the faces (``Tensor[F, 3]``) and, optionally, part colours."""
-        self.faces = torch.as_tensor(np.asarray(_to_numpy(faces)),
-                                     dtype=torch.long)
+        self.faces = torch.as_tensor(
+            np.asarray(_to_numpy(faces)), dtype=torch.long)
         self.vertex_colors = (None if lbs_weights is None else
                               body_part_colors(lbs_weights.detach().cpu()))
 
@@ -112,8 +117,11 @@ class MeshVisualizer(Visualizer):
             return self.vertex_colors
         return uniform_colors(num_vertices)
 
-    def render_mesh(self, vertices: Tensor, image_size: Sequence[int],
-                    focal_length: float, principal_point: Sequence[float],
+    def render_mesh(self,
+                    vertices: Tensor,
+                    image_size: Sequence[int],
+                    focal_length: float,
+                    principal_point: Sequence[float],
                     background: Optional[np.ndarray] = None,
                     alpha: float = 1.0) -> Dict[str, np.ndarray]:
         """Render camera-frame vertices over ``background``.
@@ -142,21 +150,28 @@ class MeshVisualizer(Visualizer):
             raise ValueError(f'MeshVisualizer: background is '
                              f'{background.shape[:2]}, expected '
                              f'{(height, width)}')
-        verts = torch.as_tensor(_to_numpy(vertices),
-                                dtype=torch.float32).unsqueeze(0)
-        rasterizer = MeshRasterizer(image_size=(height, width),
-                                    focal_length=focal_length,
-                                    principal_point=principal_point)
-        out = rasterizer.render(verts, self.faces,
-                                self._colors(verts.shape[1]),
-                                light_direction=LIGHT_DIRECTION, ambient=0.45)
+        verts = torch.as_tensor(
+            _to_numpy(vertices), dtype=torch.float32).unsqueeze(0)
+        rasterizer = MeshRasterizer(
+            image_size=(height, width),
+            focal_length=focal_length,
+            principal_point=principal_point)
+        out = rasterizer.render(
+            verts,
+            self.faces,
+            self._colors(verts.shape[1]),
+            light_direction=LIGHT_DIRECTION,
+            ambient=0.45)
         rgb = out['image'][0].numpy() * 255.0
         mask = out['mask'][0].numpy()[..., None] * float(alpha)
         image = background.astype(np.float32) * (1.0 - mask) + rgb * mask
-        return dict(image=np.clip(image + 0.5, 0, 255).astype(np.uint8),
-                    mask=out['mask'][0].numpy() > 0)
+        return dict(
+            image=np.clip(image + 0.5, 0, 255).astype(np.uint8),
+            mask=out['mask'][0].numpy() > 0)
 
-    def draw_mesh_on_crop(self, crop: np.ndarray, vertices: Tensor,
+    def draw_mesh_on_crop(self,
+                          crop: np.ndarray,
+                          vertices: Tensor,
                           cam: Tensor,
                           alpha: Optional[float] = None) -> np.ndarray:
         """The mesh with its weak-perspective camera over its own crop.
@@ -174,15 +189,20 @@ class MeshVisualizer(Visualizer):
         transl = weak_perspective_to_translation(
             torch.as_tensor(_to_numpy(cam), dtype=torch.float32),
             self.focal_length, self.crop_size)
-        verts = torch.as_tensor(_to_numpy(vertices),
-                                dtype=torch.float32) + transl
+        verts = torch.as_tensor(
+            _to_numpy(vertices), dtype=torch.float32) + transl
         return self.render_mesh(
-            verts, (height, width), self.focal_length * width / self.crop_size,
-            (width / 2.0 + 0.5, height / 2.0 + 0.5), background=crop,
+            verts, (height, width),
+            self.focal_length * width / self.crop_size,
+            (width / 2.0 + 0.5, height / 2.0 + 0.5),
+            background=crop,
             alpha=self.alpha if alpha is None else alpha)['image']
 
-    def draw_mesh_on_image(self, image: np.ndarray, vertices: Tensor,
-                           cam: Tensor, bbox_center: Sequence[float],
+    def draw_mesh_on_image(self,
+                           image: np.ndarray,
+                           vertices: Tensor,
+                           cam: Tensor,
+                           bbox_center: Sequence[float],
                            bbox_scale: Union[float, Sequence[float]],
                            alpha: Optional[float] = None) -> np.ndarray:
         """The mesh placed back in the full image through the crop transform.
@@ -204,14 +224,19 @@ class MeshVisualizer(Visualizer):
         transl = weak_perspective_to_translation(
             torch.as_tensor(_to_numpy(cam), dtype=torch.float32),
             self.focal_length, self.crop_size)
-        verts = torch.as_tensor(_to_numpy(vertices),
-                                dtype=torch.float32) + transl
+        verts = torch.as_tensor(
+            _to_numpy(vertices), dtype=torch.float32) + transl
         return self.render_mesh(
-            verts, image.shape[:2], self.focal_length * scale / self.crop_size,
-            (cx + 0.5, cy + 0.5), background=image,
+            verts,
+            image.shape[:2],
+            self.focal_length * scale / self.crop_size, (cx + 0.5, cy + 0.5),
+            background=image,
             alpha=self.alpha if alpha is None else alpha)['image']
 
-    def draw_turned_mesh(self, vertices: Tensor, cam: Tensor, phi_deg: float,
+    def draw_turned_mesh(self,
+                         vertices: Tensor,
+                         cam: Tensor,
+                         phi_deg: float,
                          size: Optional[int] = None) -> np.ndarray:
         """The mesh turned by ``phi`` about its centre, on white.
 
@@ -261,8 +286,8 @@ class MeshVisualizer(Visualizer):
         top = [crop_p]
         for a in range(num):
             blank = np.full((size, size, 3), 255, np.uint8)
-            panel = self.draw_mesh_on_crop(blank, vertices[a], cams[a],
-                                           alpha=1.0)
+            panel = self.draw_mesh_on_crop(
+                blank, vertices[a], cams[a], alpha=1.0)
             top.append(_label(panel, f'phi = {phis_deg[a]:g} deg'))
         rows = [np.concatenate(top, axis=1)]
         if silhouettes is not None:
@@ -271,8 +296,9 @@ class MeshVisualizer(Visualizer):
             bottom = [_label(canon, f'phi = {phis_deg[0]:g} overlay')]
             for a in range(num):
                 prob = np.clip(_to_numpy(silhouettes[a]), 0.0, 1.0)
-                gray = cv2.resize((prob * 255).astype(np.uint8), (size, size),
-                                  interpolation=cv2.INTER_LINEAR)
+                gray = cv2.resize(
+                    (prob * 255).astype(np.uint8), (size, size),
+                    interpolation=cv2.INTER_LINEAR)
                 panel = np.repeat(gray[..., None], 3, axis=2)
                 bottom.append(_label(panel, 'silhouette head'))
             rows.append(np.concatenate(bottom, axis=1))
@@ -322,8 +348,8 @@ class MeshVisualizer(Visualizer):
                                    f'{sorted(data_sample.keys())}')
             verts, cam = data_sample.pred_vertices, data_sample.pred_cam
             panels.append(self.draw_mesh_on_crop(image, verts, cam))
-            side = self.draw_turned_mesh(verts, cam, side_view_deg,
-                                         size=image.shape[0])
+            side = self.draw_turned_mesh(
+                verts, cam, side_view_deg, size=image.shape[0])
             panels.append(cv2.resize(side, image.shape[1::-1]))
         drawn = np.concatenate(panels, axis=1)
         self.set_image(drawn)

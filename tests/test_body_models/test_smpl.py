@@ -30,8 +30,13 @@ def _random_params(batch, seed=0, scale=0.3):
 
 def test_output_shapes_and_registry(smpl, body_model_root):
     out = smpl(**_random_params(2))
-    assert {k: tuple(v.shape) for k, v in out.items()} == dict(
-        vertices=(2, 6890, 3), joints=(2, 49, 3), joints_h36m=(2, 17, 3),
+    assert {
+        k: tuple(v.shape)
+        for k, v in out.items()
+    } == dict(
+        vertices=(2, 6890, 3),
+        joints=(2, 49, 3),
+        joints_h36m=(2, 17, 3),
         smpl_joints=(2, 24, 3))
     faces = load_smpl_model_file(smpl.model_file)['f']
     assert smpl.faces_tensor.dtype == torch.long
@@ -46,29 +51,30 @@ def test_rest_pose_is_the_template(smpl):
     """Zero pose and betas give v_template; betas alone add the linear shape
     blend (SMPL's definition), which checks how data_struct was consumed."""
     data = load_smpl_model_file(smpl.model_file)
-    zeros = dict(global_orient=torch.zeros(1, 3),
-                 body_pose=torch.zeros(1, 69), betas=torch.zeros(1, 10))
+    zeros = dict(
+        global_orient=torch.zeros(1, 3),
+        body_pose=torch.zeros(1, 69),
+        betas=torch.zeros(1, 10))
     out = smpl(**zeros)
-    np.testing.assert_allclose(out['vertices'][0].numpy(),
-                               data['v_template'], atol=1e-5)
+    np.testing.assert_allclose(
+        out['vertices'][0].numpy(), data['v_template'], atol=1e-5)
     betas = torch.linspace(-1, 1, 10)[None]
     out = smpl(**dict(zeros, betas=betas))
     expected = data['v_template'] + data['shapedirs'][:, :, :10] @ \
         betas[0].double().numpy()
-    np.testing.assert_allclose(out['vertices'][0].numpy(), expected,
-                               atol=1e-4)
+    np.testing.assert_allclose(out['vertices'][0].numpy(), expected, atol=1e-4)
 
 
 def test_axis_angle_and_rotmat_agree(smpl):
     params = _random_params(3, seed=1)
     aa = smpl(**params)
     # roma's conversion, independent of smplx's batch_rodrigues.
-    rot = smpl(global_orient=axis_angle_to_rotmat(
-        params['global_orient']).view(3, 1, 3, 3),
-               body_pose=axis_angle_to_rotmat(
-                   params['body_pose'].view(3, 23, 3)),
-               betas=params['betas'],
-               pose2rot=False)
+    rot = smpl(
+        global_orient=axis_angle_to_rotmat(params['global_orient']).view(
+            3, 1, 3, 3),
+        body_pose=axis_angle_to_rotmat(params['body_pose'].view(3, 23, 3)),
+        betas=params['betas'],
+        pose2rot=False)
     for key in aa:
         torch.testing.assert_close(aa[key], rot[key], atol=1e-5, rtol=1e-5)
 
@@ -80,9 +86,10 @@ def test_joint_sets(smpl, body_model_root):
     verts = out['vertices'].double().numpy()
     h36m = np.load(osp.join(body_model_root, 'J_regressor_h36m.npy'))
     extra = np.load(osp.join(body_model_root, 'J_regressor_extra.npy'))
-    np.testing.assert_allclose(out['joints_h36m'].numpy(),
-                               np.einsum('jv,bvc->bjc', h36m, verts),
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        out['joints_h36m'].numpy(),
+        np.einsum('jv,bvc->bjc', h36m, verts),
+        atol=1e-4)
     joints = out['joints'].numpy()
 
     def joint(name):
@@ -97,13 +104,12 @@ def test_joint_sets(smpl, body_model_root):
     assert SMPLX_VERTEX_JOINT_NAMES[0] == 'nose'
     np.testing.assert_allclose(joint('OP Nose'), verts[:, nose], atol=1e-6)
     for row, name in enumerate(EXTRA_JOINT_NAMES):
-        np.testing.assert_allclose(joint(name), extra[row] @ verts,
-                                   atol=1e-4)
+        np.testing.assert_allclose(joint(name), extra[row] @ verts, atol=1e-4)
     # transl moves everything rigidly
     untranslated = smpl(**params)
     for key in out:
-        torch.testing.assert_close(out[key] - transl[:, None],
-                                   untranslated[key], atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            out[key] - transl[:, None], untranslated[key], atol=1e-4, rtol=0)
 
 
 def test_batch_sizes_and_bad_shapes(smpl):
@@ -138,15 +144,15 @@ def test_three_genders_load(body_model_root):
     for gender in ('neutral', 'male', 'female'):
         model = SMPL(body_model_root, gender=gender)
         assert model.model_file.endswith(f'SMPL_{gender.upper()}.pkl')
-        rest = model(global_orient=torch.zeros(1, 3),
-                     body_pose=torch.zeros(1, 69),
-                     betas=torch.zeros(1, 10))['vertices'][0]
+        rest = model(
+            global_orient=torch.zeros(1, 3),
+            body_pose=torch.zeros(1, 69),
+            betas=torch.zeros(1, 10))['vertices'][0]
         template = load_smpl_model_file(model.model_file)['v_template']
         np.testing.assert_allclose(rest.numpy(), template, atol=1e-5)
 
 
-def test_pkl_and_npz_give_identical_outputs(smpl, body_model_root,
-                                            tmp_path):
+def test_pkl_and_npz_give_identical_outputs(smpl, body_model_root, tmp_path):
     """The same arrays saved as .npz (dense J_regressor) load to the same
     model as the .pkl; the regressors are shared from the same root."""
     root = tmp_path / 'npz_tree'
@@ -175,4 +181,3 @@ def test_missing_regressor_message(body_model_root, tmp_path):
     assert 'python tools/generate_body_model.py' in msg
     with pytest.raises(MissingBodyModelFileError, match='SMPL_FEMALE'):
         SMPL(str(tmp_path / 'nothing'), gender='female')
-

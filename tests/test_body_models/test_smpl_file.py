@@ -10,11 +10,20 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from mmhuman_imphmr.body_models.smpl_file import (
-    BODY_MODEL_TREE, BodyModelFileError, InvalidBodyModelFileError,
-    MissingBodyModelFileError, body_model_files, body_model_root,
-    load_joint_regressor, load_smpl_mean_params, load_smpl_model_file,
-    safe_load_pickle, smpl_model_path)
+# yapf: disable
+from mmhuman_imphmr.body_models.smpl_file import (BODY_MODEL_TREE,
+                                                  BodyModelFileError,
+                                                  InvalidBodyModelFileError,
+                                                  MissingBodyModelFileError,
+                                                  body_model_files,
+                                                  body_model_root,
+                                                  load_joint_regressor,
+                                                  load_smpl_mean_params,
+                                                  load_smpl_model_file,
+                                                  safe_load_pickle,
+                                                  smpl_model_path)
+
+# yapf: enable
 
 V = 30  # the loader does not depend on the vertex count
 
@@ -23,15 +32,16 @@ def _arrays(seed=0, num_verts=V):
     """Random arrays with the shapes of an SMPL model file."""
     rng = np.random.default_rng(seed)
     weights = rng.random((num_verts, 24))
-    kintree = np.array([[2**32 - 1] + list(range(23)), list(range(24))],
+    kintree = np.array([[2**32 - 1] + list(range(23)),
+                        list(range(24))],
                        dtype=np.int64)
     return dict(
         v_template=rng.standard_normal((num_verts, 3)),
         f=rng.integers(0, num_verts, (40, 3)).astype(np.uint32),
         shapedirs=rng.standard_normal((num_verts, 3, 10)),
         posedirs=rng.standard_normal((num_verts, 3, 207)),
-        J_regressor=scipy.sparse.random(24, num_verts, density=0.2,
-                                        format='csc', random_state=seed),
+        J_regressor=scipy.sparse.random(
+            24, num_verts, density=0.2, format='csc', random_state=seed),
         weights=weights / weights.sum(1, keepdims=True),
         kintree_table=kintree)
 
@@ -57,8 +67,8 @@ def fake_chumpy(monkeypatch):
     removes them (``undo``) before loading."""
     classes = {}
     for module, names in (('chumpy.ch', ['Ch']),
-                          ('chumpy.reordering', ['Reshape']),
-                          ('chumpy.linalg', ['Inv'])):
+                          ('chumpy.reordering', ['Reshape']), ('chumpy.linalg',
+                                                               ['Inv'])):
         mod = types.ModuleType(module)
         for name in names:
             cls = type(name, (_FakeCh, ), {'__module__': module})
@@ -103,8 +113,10 @@ def test_chumpy_pickle_loads_without_chumpy(tmp_path, fake_chumpy):
     np.testing.assert_array_equal(out['f'], arrays['f'].astype(np.int64))
     np.testing.assert_array_equal(out['kintree_table'],
                                   arrays['kintree_table'])
-    assert set(out) == {'v_template', 'f', 'shapedirs', 'posedirs',
-                        'J_regressor', 'weights', 'kintree_table'}
+    assert set(out) == {
+        'v_template', 'f', 'shapedirs', 'posedirs', 'J_regressor', 'weights',
+        'kintree_table'
+    }
 
 
 def test_derived_chumpy_ops(tmp_path, fake_chumpy):
@@ -119,8 +131,9 @@ def test_derived_chumpy_ops(tmp_path, fake_chumpy):
     with open(path, 'wb') as f:
         pickle.dump(data, f, protocol=2)
     monkeypatch.undo()
-    with pytest.raises(InvalidBodyModelFileError,
-                       match=r'"weights".*chumpy\.linalg\.Inv'):
+    with pytest.raises(
+            InvalidBodyModelFileError,
+            match=r'"weights".*chumpy\.linalg\.Inv'):
         load_smpl_model_file(path)
 
 
@@ -264,8 +277,9 @@ def test_regressor_and_mean_params(tmp_path):
     np.save(str(tmp_path / 'J_regressor_extra.npy'), reg)
     out = load_joint_regressor(str(tmp_path / 'J_regressor_extra.npy'), 9, V)
     assert out.dtype == np.float32 and out.shape == (9, V)
-    with pytest.raises(InvalidBodyModelFileError,
-                       match=r'\(9, 30\), expected \(17, 30\)'):
+    with pytest.raises(
+            InvalidBodyModelFileError,
+            match=r'\(9, 30\), expected \(17, 30\)'):
         load_joint_regressor(str(tmp_path / 'J_regressor_extra.npy'), 17, V)
     np.save(str(tmp_path / 'obj.npy'), np.array([None, 1], dtype=object))
     with pytest.raises(InvalidBodyModelFileError, match='obj.npy'):
@@ -274,12 +288,16 @@ def test_regressor_and_mean_params(tmp_path):
     path = str(tmp_path / 'smpl_mean_params.npz')
     np.savez(path, pose=np.arange(144.), shape=np.ones(10), cam=[0.9, 0, 0])
     params = load_smpl_mean_params(path)
-    assert {k: v.shape for k, v in params.items()} == dict(
+    assert {
+        k: v.shape
+        for k, v in params.items()
+    } == dict(
         pose=(144, ), shape=(10, ), cam=(3, ))
     np.testing.assert_allclose(params['pose'], np.arange(144.))
     np.savez(path, pose=np.zeros(72), shape=np.ones(10), cam=np.ones(3))
-    with pytest.raises(InvalidBodyModelFileError,
-                       match=r'"pose" has shape \(72,\), expected \(144,\)'):
+    with pytest.raises(
+            InvalidBodyModelFileError,
+            match=r'"pose" has shape \(72,\), expected \(144,\)'):
         load_smpl_mean_params(path)
     np.savez(path, pose=np.zeros(144), shape=np.ones(10))
     with pytest.raises(InvalidBodyModelFileError, match='"cam"'):

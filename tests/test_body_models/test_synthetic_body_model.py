@@ -10,9 +10,11 @@ import scipy.sparse as sp
 import torch
 
 from mmhuman_imphmr.body_models.smpl import SMPL
+# yapf: disable
 from mmhuman_imphmr.body_models.synthetic import (
     FILES, SMPLX_VERTEX_IDS, VERSION_FILE, ensure_synthetic_body_model,
     generate_synthetic_body_model)
+# yapf: enable
 from mmhuman_imphmr.body_models.synthetic_mesh import design_joints
 from mmhuman_imphmr.utils import constants
 from mmhuman_imphmr.utils.geometry import rot6d_to_rotmat
@@ -34,9 +36,10 @@ def smpl(body_model_root):
 
 
 def _run(smpl, body_pose=None, betas=None):
-    kw = dict(global_orient=torch.zeros(1, 3),
-              body_pose=torch.zeros(1, 69) if body_pose is None else
-              body_pose, betas=torch.zeros(1, 10) if betas is None else betas)
+    kw = dict(
+        global_orient=torch.zeros(1, 3),
+        body_pose=torch.zeros(1, 69) if body_pose is None else body_pose,
+        betas=torch.zeros(1, 10) if betas is None else betas)
     with torch.no_grad():
         out = smpl(**kw)
     return {k: v[0].numpy() for k, v in out.items()}
@@ -73,21 +76,24 @@ def test_file_format(body_model_root, model):
     jreg = model['J_regressor'].toarray()
     assert jreg.min() >= 0
     np.testing.assert_allclose(jreg.sum(1), 1.0, atol=1e-9)
-    np.testing.assert_allclose(model['J'], jreg @ model['v_template'],
-                               atol=1e-12)
-    for name, rows in (('joint_regressor_extra', 9),
-                       ('joint_regressor_h36m', 17)):
+    np.testing.assert_allclose(
+        model['J'], jreg @ model['v_template'], atol=1e-12)
+    for name, rows in (('joint_regressor_extra', 9), ('joint_regressor_h36m',
+                                                      17)):
         reg = np.load(osp.join(body_model_root, FILES[name]))
         assert reg.shape == (rows, 6890) and reg.dtype == np.float64
         assert reg.min() >= 0
         np.testing.assert_allclose(reg.sum(1), 1.0, atol=1e-9)
     with np.load(osp.join(body_model_root, FILES['mean_params'])) as mp:
-        assert {k: mp[k].shape for k in mp.files} == dict(
+        assert {
+            k: mp[k].shape
+            for k in mp.files
+        } == dict(
             pose=(144, ), shape=(10, ), cam=(3, ))
         rot = rot6d_to_rotmat(torch.from_numpy(mp['pose']).view(24, 6))
     # The mean global orient is a rotation of pi about x (SPIN's file).
-    np.testing.assert_allclose(rot[0].numpy(), np.diag([1.0, -1.0, -1.0]),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        rot[0].numpy(), np.diag([1.0, -1.0, -1.0]), atol=1e-6)
 
 
 def test_mesh_closed_and_outward(model):
@@ -119,8 +125,9 @@ def test_rest_pose_is_an_upright_person(smpl):
     assert jn['left_wrist'][0] > 0.5 and jn['right_wrist'][0] < -0.5
     assert v[SMPLX_VERTEX_IDS['nose'], 2] > jn['head'][2] + 0.05
     for gender, lo, hi in (('male', 1.72, 1.9), ('female', 1.5, 1.72)):
-        hv = _run(SMPL(osp.dirname(osp.dirname(smpl.model_file)),
-                       gender=gender))['vertices']
+        hv = _run(
+            SMPL(osp.dirname(osp.dirname(smpl.model_file)),
+                 gender=gender))['vertices']
         assert lo < hv[:, 1].max() - hv[:, 1].min() < hi, gender
 
 
@@ -131,8 +138,8 @@ def test_vertex_landmarks(smpl):
     v, j = out['vertices'], out['smpl_joints']
     jn = dict(zip(constants.SMPL_JOINT_NAMES, j))
     p = {name: v[idx] for name, idx in SMPLX_VERTEX_IDS.items()}
-    assert p['nose'][2] == pytest.approx(v[v[:, 1] > jn['neck'][1], 2].max(),
-                                         abs=0.01)
+    assert p['nose'][2] == pytest.approx(
+        v[v[:, 1] > jn['neck'][1], 2].max(), abs=0.01)
     assert abs(p['nose'][0]) < 0.01
     for s, side in (('l', 1), ('r', -1)):
         up = s.upper()
@@ -153,8 +160,7 @@ def test_vertex_landmarks(smpl):
     # The same points through SPIN's 49 joints.
     joints49 = out['joints']
     np.testing.assert_allclose(
-        joints49[constants.JOINT_NAMES.index('OP Nose')], p['nose'],
-        atol=1e-6)
+        joints49[constants.JOINT_NAMES.index('OP Nose')], p['nose'], atol=1e-6)
 
 
 def test_regressed_joints(smpl, model):
@@ -188,8 +194,8 @@ def test_pose_moves_joints_and_vertices(smpl, model):
     assert dv[w[:, names.index('left_hand')] > 0.9].min() > 0.15
     assert dv[w[:, names.index('right_knee')] > 0.5].max() < 1e-6
     # Smooth skinning: vertices around the elbow blend upper and lower arm.
-    near = np.linalg.norm(rest['vertices'] - rest['smpl_joints'][18],
-                          axis=1) < 0.06
+    near = np.linalg.norm(
+        rest['vertices'] - rest['smpl_joints'][18], axis=1) < 0.06
     upper, lower = w[near, 16], w[near, 18]
     assert ((upper > 0.2) & (lower > 0.2)).sum() > 20
     # ... and no weight jumps across a mesh edge.
@@ -265,11 +271,15 @@ def test_generation_is_deterministic_fast_and_idempotent(
                 open(osp.join(body_model_root, rel), 'rb') as b:
             assert a.read() == b.read(), rel
     # Idempotent: a complete, current folder is left alone.
-    stamp = {rel: os.stat(osp.join(root, rel)).st_mtime_ns
-             for rel in FILES.values()}
+    stamp = {
+        rel: os.stat(osp.join(root, rel)).st_mtime_ns
+        for rel in FILES.values()
+    }
     ensure_synthetic_body_model(root)
-    assert stamp == {rel: os.stat(osp.join(root, rel)).st_mtime_ns
-                     for rel in FILES.values()}
+    assert stamp == {
+        rel: os.stat(osp.join(root, rel)).st_mtime_ns
+        for rel in FILES.values()
+    }
     with pytest.raises(FileExistsError, match='overwrite'):
         generate_synthetic_body_model(root)
     # A stale version marker or a missing file regenerates.
@@ -283,8 +293,7 @@ def test_generation_is_deterministic_fast_and_idempotent(
 
 
 def test_seed_changes_the_individual(tmp_path, model):
-    from mmhuman_imphmr.body_models.synthetic import \
-        build_synthetic_body_model
+    from mmhuman_imphmr.body_models.synthetic import build_synthetic_body_model
     other = build_synthetic_body_model(seed=1)['neutral']
     assert np.array_equal(other['f'], model['f'])
     diff = np.abs(other['v_template'] - model['v_template']).max()

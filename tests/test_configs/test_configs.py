@@ -16,8 +16,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-CONFIG_DIR = osp.normpath(osp.join(osp.dirname(__file__), '..', '..',
-                                   'configs'))
+CONFIG_DIR = osp.normpath(
+    osp.join(osp.dirname(__file__), '..', '..', 'configs'))
 CONFIGS = sorted(
     osp.relpath(p, CONFIG_DIR)
     for p in glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)
@@ -46,18 +46,18 @@ def _narrow_model(cfg: Config, body_model_root: str) -> Config:
 def _gt(body_model_root: str):
     """GT of two upright synthetic bodies and their 2D keypoints."""
     from mmhuman_imphmr.body_models import SMPL
-    from mmhuman_imphmr.utils.geometry import (
-        perspective_projection, weak_perspective_to_translation)
+    from mmhuman_imphmr.utils.geometry import (perspective_projection,
+                                               weak_perspective_to_translation)
     g = torch.Generator().manual_seed(0)
     smpl = SMPL(model_path=body_model_root)
     orient = torch.tensor([[math.pi, 0., 0.]] * 2)
     pose = 0.1 * torch.randn(2, 69, generator=g)
     with torch.no_grad():
-        out = smpl(global_orient=orient, body_pose=pose,
-                   betas=torch.zeros(2, 10))
+        out = smpl(
+            global_orient=orient, body_pose=pose, betas=torch.zeros(2, 10))
     kp2d = perspective_projection(
-        out['joints'], weak_perspective_to_translation(
-            torch.tensor([[0.9, 0., 0.]] * 2)))
+        out['joints'],
+        weak_perspective_to_translation(torch.tensor([[0.9, 0., 0.]] * 2)))
     return orient, pose, out['joints'], kp2d
 
 
@@ -70,15 +70,16 @@ def _data(body_model_root: str, crop: int = 64):
     for i in range(2):
         s = MeshDataSample(metainfo=dict(sample_idx=i, gender='neutral'))
         s.gt_keypoints2d = torch.cat([kp2d[i], torch.ones(49, 1)], 1)
-        s.gt_keypoints3d = torch.cat([joints[i, 25:],
-                                      torch.ones(24, 1)], 1)
+        s.gt_keypoints3d = torch.cat([joints[i, 25:], torch.ones(24, 1)], 1)
         s.gt_global_orient, s.gt_body_pose = orient[i], pose[i]
         s.gt_betas = torch.zeros(10)
         s.has_smpl = torch.tensor(float(i == 0))
         s.has_kp3d = torch.tensor(float(i == 0))
         samples.append(s)
-    images = [torch.randint(0, 256, (3, crop, crop), generator=g,
-                            dtype=torch.uint8) for _ in range(2)]
+    images = [
+        torch.randint(0, 256, (3, crop, crop), generator=g, dtype=torch.uint8)
+        for _ in range(2)
+    ]
     return dict(inputs=images, data_samples=samples)
 
 
@@ -92,7 +93,7 @@ def test_configs_found():
 
 @pytest.mark.parametrize('config', CONFIGS)
 def test_config_builds_and_runs_every_mode(config, body_model_root,
-                                          init_weights_quietly):
+                                           init_weights_quietly):
     from mmhuman_imphmr.registry import MODELS
     from mmhuman_imphmr.utils.setup_env import register_all_modules
     register_all_modules()
@@ -130,13 +131,15 @@ def test_config_builds_and_runs_every_mode(config, body_model_root,
 
 
 # Paper sec. 6.1 (the camera prior is SPIN's 1 x 60).
-PAPER_WEIGHTS = dict(keypoints2d=300., keypoints3d=300., pose=60., betas=0.06,
-                     cam=60.)
+PAPER_WEIGHTS = dict(
+    keypoints2d=300., keypoints3d=300., pose=60., betas=0.06, cam=60.)
 
 
 def _loss_weights(model) -> dict:
-    return {k: v.loss_weight for k, v in model.head.losses.items()
-            if k != 'consistency'}
+    return {
+        k: v.loss_weight
+        for k, v in model.head.losses.items() if k != 'consistency'
+    }
 
 
 def test_paper_recipe():
@@ -167,8 +170,11 @@ def test_paper_recipe():
 def test_baselines_differ_from_imphmr_only_in_the_view_parts(variant):
     base = Config.fromfile(osp.join(CONFIG_DIR, 'imphmr_r50_mix.py'))
     other = Config.fromfile(osp.join(CONFIG_DIR, variant))
-    changed = {k for k in set(base.model) | set(other.model)
-               if base.model.get(k) != other.model.get(k)}
+    changed = {
+        k
+        for k in set(base.model) | set(other.model)
+        if base.model.get(k) != other.model.get(k)
+    }
     assert changed <= {'neck', 'silhouette_head', 'train_cfg'}
     assert 'neck' in changed
     for key in ('train_dataloader', 'val_evaluator', 'optim_wrapper',
@@ -193,7 +199,9 @@ def test_synthetic_quick_start_config():
     sil = model.silhouette_head
     assert sil.input_size * 2**len(sil.channels) == sil.out_size
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
-        affine = [t for t in loader.dataset.pipeline
-                  if t['type'] == 'mmpose.TopdownAffine']
+        affine = [
+            t for t in loader.dataset.pipeline
+            if t['type'] == 'mmpose.TopdownAffine'
+        ]
         assert affine[0]['input_size'] == (cfg.synthetic_input_size, ) * 2
     assert cfg.synthetic_input_size == 64

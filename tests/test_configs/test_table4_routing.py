@@ -19,8 +19,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(__file__)))
 from humandata_factory import build_packed_batch  # noqa: E402
 from test_configs import CONFIG_DIR, _narrow_model  # noqa: E402
 
-REG = {f'loss_reg_{t}' for t in
-       ('keypoints2d', 'keypoints3d', 'pose', 'betas', 'cam')}
+REG = {
+    f'loss_reg_{t}'
+    for t in ('keypoints2d', 'keypoints3d', 'pose', 'betas', 'cam')
+}
 IMAG = {f'loss_imag_{t}' for t in ('keypoints3d', 'pose', 'betas')}
 CONS = {'loss_cons_pose', 'loss_cons_betas'}
 SILH = {'loss_imag_silhouette'}
@@ -70,12 +72,12 @@ def test_table4_rows_on_eft_samples(losses_of, config, expected):
     # are computed (non-zero on an untrained model), the 3D-joint terms
     # are masked to 0.
     assert losses['loss_reg_keypoints3d'] == 0.
-    assert _positive(losses, {'loss_reg_pose', 'loss_reg_keypoints2d'}) == {
-        'loss_reg_pose', 'loss_reg_keypoints2d'}
+    assert _positive(losses, {'loss_reg_pose', 'loss_reg_keypoints2d'
+                              }) == {'loss_reg_pose', 'loss_reg_keypoints2d'}
     if IMAG <= expected:
         assert losses['loss_imag_keypoints3d'] == 0.
-        assert _positive(losses, {'loss_imag_pose', 'loss_imag_betas'}) == {
-            'loss_imag_pose', 'loss_imag_betas'}
+        assert _positive(losses, {'loss_imag_pose', 'loss_imag_betas'
+                                  }) == {'loss_imag_pose', 'loss_imag_betas'}
     if CONS <= expected:
         assert losses['loss_cons_pose'] > 0
     if SILH <= expected:
@@ -85,8 +87,9 @@ def test_table4_rows_on_eft_samples(losses_of, config, expected):
 def test_gt3d_samples_imagine_and_do_not_feed_cons(losses_of):
     losses = losses_of('imphmr_r50_mix.py', 'h36m')
     assert set(losses) == REG | IMAG | SILH
-    assert _positive(losses, IMAG | {'loss_reg_keypoints3d'}) == IMAG | {
-        'loss_reg_keypoints3d'}
+    assert _positive(
+        losses,
+        IMAG | {'loss_reg_keypoints3d'}) == IMAG | {'loss_reg_keypoints3d'}
 
 
 def test_2d_only_samples_feed_reg_and_cons_only(losses_of):

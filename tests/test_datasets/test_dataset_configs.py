@@ -19,12 +19,22 @@ def _datasets(cfg):
 
 
 @pytest.mark.parametrize('name, expected', [
-    ('mix_train.py', {'h36m': 'gt3d', 'mpi_inf_3dhp': 'gt3d',
-                      'coco': 'pseudo_smpl', 'lspet': 'pseudo_smpl',
-                      'mpii': 'pseudo_smpl'}),
-    ('coco_train.py', {'coco': 'pseudo_smpl'}),
-    ('pw3d_test.py', {'pw3d': 'gt3d'}),
-    ('synthetic.py', {None: 'gt3d'}),
+    ('mix_train.py', {
+        'h36m': 'gt3d',
+        'mpi_inf_3dhp': 'gt3d',
+        'coco': 'pseudo_smpl',
+        'lspet': 'pseudo_smpl',
+        'mpii': 'pseudo_smpl'
+    }),
+    ('coco_train.py', {
+        'coco': 'pseudo_smpl'
+    }),
+    ('pw3d_test.py', {
+        'pw3d': 'gt3d'
+    }),
+    ('synthetic.py', {
+        None: 'gt3d'
+    }),
 ])
 def test_every_dataset_declares_its_label_type(name, expected):
     cfg = Config.fromfile(osp.join(DATASET_CONFIGS, name))
@@ -40,12 +50,15 @@ def test_paper_mix_reads_the_3d_files_with_smpl():
     # its HMR/SPIN/PARE configs train on h36m_mosh_train.npz and its SPIN
     # config on spin_mpi_inf_3dhp_train.npz (SPIN's static fits).
     cfg = Config.fromfile(osp.join(DATASET_CONFIGS, 'mix_train.py'))
-    files = {d.dataset_name: osp.basename(d.ann_file)
-             for d in _datasets(cfg)}
-    assert files == {'h36m': 'h36m_mosh_train.npz',
-                     'mpi_inf_3dhp': 'spin_mpi_inf_3dhp_train.npz',
-                     'coco': 'eft_coco_all.npz', 'lspet': 'eft_lspet.npz',
-                     'mpii': 'eft_mpii.npz'}
+    files = {d.dataset_name: osp.basename(d.ann_file) for d in _datasets(cfg)}
+    assert files == {
+        'h36m': 'h36m_mosh_train.npz',
+        'mpi_inf_3dhp': 'spin_mpi_inf_3dhp_train.npz',
+        'coco': 'eft_coco_all.npz',
+        'lspet': 'eft_lspet.npz',
+        'mpii': 'eft_mpii.npz'
+    }
     # PARE's shares, in the order of the concatenated datasets.
-    assert cfg.train_dataloader.sampler.partition == [0.5, 0.233, 0.046,
-                                                      0.021, 0.2]
+    assert cfg.train_dataloader.sampler.partition == [
+        0.5, 0.233, 0.046, 0.021, 0.2
+    ]

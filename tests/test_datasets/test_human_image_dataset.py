@@ -5,9 +5,10 @@ from mmengine.dataset import ConcatDataset
 
 from mmhuman_imphmr.datasets import (HumanDataError, HumanImageDataset,
                                      MixDatasetSampler, save_human_data)
-from mmhuman_imphmr.datasets.keypoint_mapping import (
-    HUMAN_DATA_TO_SMPL49, SMPL49_KEYPOINT_NAMES, compress_keypoints,
-    from_smpl49, to_smpl49)
+from mmhuman_imphmr.datasets.keypoint_mapping import (HUMAN_DATA_TO_SMPL49,
+                                                      SMPL49_KEYPOINT_NAMES,
+                                                      compress_keypoints,
+                                                      from_smpl49, to_smpl49)
 from mmhuman_imphmr.utils.constants import NUM_JOINTS
 
 
@@ -24,15 +25,17 @@ def write_mmhuman3d_file(path, num=6, seed=0, compressed=True, genders=None):
     kp3d49[..., 3] = 1
     kp2d, mask2d = from_smpl49(kp49, mask49)
     kp3d, mask3d = from_smpl49(kp3d49, mask49)
-    smpl = dict(global_orient=rng.normal(size=(num, 3)).astype(np.float32),
-                body_pose=rng.normal(size=(num, 23, 3)).astype(np.float32),
-                betas=rng.normal(size=(num, 10)).astype(np.float32))
+    smpl = dict(
+        global_orient=rng.normal(size=(num, 3)).astype(np.float32),
+        body_pose=rng.normal(size=(num, 23, 3)).astype(np.float32),
+        betas=rng.normal(size=(num, 10)).astype(np.float32))
     genders = genders or ['m', 'f', 'male', 'female', 'neutral', 'm'][:num]
     data = dict(
         image_path=np.array([f'images/{i:03d}.jpg' for i in range(num)]),
         # boxes of at least 1 pixel: smaller ones are refused at build
-        bbox_xywh=np.concatenate([rng.uniform(1, 100, (num, 4)),
-                                  np.ones((num, 1))], 1).astype(np.float32),
+        bbox_xywh=np.concatenate(
+            [rng.uniform(1, 100, (num, 4)),
+             np.ones((num, 1))], 1).astype(np.float32),
         keypoints2d=compress_keypoints(kp2d, mask2d) if compressed else kp2d,
         keypoints2d_mask=mask2d,
         keypoints3d=compress_keypoints(kp3d, mask3d) if compressed else kp3d,
@@ -41,8 +44,13 @@ def write_mmhuman3d_file(path, num=6, seed=0, compressed=True, genders=None):
         has_smpl=np.array([1, 0] * (num // 2) + [1] * (num % 2)),
         meta=dict(gender=np.array(genders)))
     save_human_data(str(path), data, keypoints_compressed=compressed)
-    return dict(kp49=kp49, mask49=mask49, kp3d49=kp3d49, smpl=smpl,
-                bbox=data['bbox_xywh'], has_smpl=data['has_smpl'])
+    return dict(
+        kp49=kp49,
+        mask49=mask49,
+        kp3d49=kp3d49,
+        smpl=smpl,
+        bbox=data['bbox_xywh'],
+        has_smpl=data['has_smpl'])
 
 
 def test_mapping_tables():
@@ -64,17 +72,18 @@ def test_mapping_tables():
 
 @pytest.mark.parametrize('compressed', [True, False])
 def test_dataset_reads_mmhuman3d_file(tmp_path, compressed):
-    src = write_mmhuman3d_file(tmp_path / 'eft_coco_all.npz',
-                               compressed=compressed)
-    ds = HumanImageDataset(ann_file=str(tmp_path / 'eft_coco_all.npz'),
-                           data_prefix=dict(img_path='data/coco'),
-                           dataset_name='coco')
+    src = write_mmhuman3d_file(
+        tmp_path / 'eft_coco_all.npz', compressed=compressed)
+    ds = HumanImageDataset(
+        ann_file=str(tmp_path / 'eft_coco_all.npz'),
+        data_prefix=dict(img_path='data/coco'),
+        dataset_name='coco')
     assert len(ds) == 6
     for i in range(6):
         info = ds.get_data_info(i)
         x, y, w, h = src['bbox'][i, :4]
-        np.testing.assert_allclose(info['bbox'], [[x, y, x + w, y + h]],
-                                   rtol=1e-6)
+        np.testing.assert_allclose(
+            info['bbox'], [[x, y, x + w, y + h]], rtol=1e-6)
         assert info['bbox'].shape == (1, 4)
         assert info['bbox_score'].shape == (1, )
         assert info['img_path'] == f'data/coco/images/{i:03d}.jpg'
@@ -84,8 +93,8 @@ def test_dataset_reads_mmhuman3d_file(tmp_path, compressed):
         np.testing.assert_array_equal(info['keypoints'][0, 25:],
                                       src['kp49'][i, 25:, :2])
         assert info['keypoints'].shape == (1, 49, 2)
-        np.testing.assert_array_equal(info['keypoints3d'],
-                                      src['kp3d49'][i, 25:])
+        np.testing.assert_array_equal(info['keypoints3d'], src['kp3d49'][i,
+                                                                         25:])
         np.testing.assert_array_equal(info['smpl_body_pose'],
                                       src['smpl']['body_pose'][i].reshape(69))
         np.testing.assert_array_equal(info['smpl_global_orient'],
@@ -99,19 +108,21 @@ def test_dataset_reads_mmhuman3d_file(tmp_path, compressed):
     assert genders == ['male', 'female', 'male', 'female', 'neutral', 'male']
 
 
-@pytest.mark.parametrize('genders', [
-    [0, 1, 1, 0, -1, 0],                  # SPIN/PARE int32 codes
-    [0.0, 1.0, 1.0, 0.0, -1.0, 0.0],      # the same as floats
-    ['0', '1', '1', '0', '-1', '0'],      # ... as astype(str) writes them
-    ['m', 1, 'female', 0, 'neutral', 0],  # mixed with names
-])
+@pytest.mark.parametrize(
+    'genders',
+    [
+        [0, 1, 1, 0, -1, 0],  # SPIN/PARE int32 codes
+        [0.0, 1.0, 1.0, 0.0, -1.0, 0.0],  # the same as floats
+        ['0', '1', '1', '0', '-1', '0'],  # ... as astype(str) writes them
+        ['m', 1, 'female', 0, 'neutral', 0],  # mixed with names
+    ])
 def test_integer_gender_codes_follow_spin(tmp_path, genders):
     # SPIN's base_dataset: gender = 0 if 'm' else 1, and -1 when the file has
     # none. 0 must not become this package's code 0 ('neutral').
     write_mmhuman3d_file(tmp_path / 'g.npz', genders=genders)
     ds = HumanImageDataset(ann_file=str(tmp_path / 'g.npz'))
-    assert [ds.get_data_info(i)['gender'] for i in range(6)] == [
-        'male', 'female', 'female', 'male', 'neutral', 'male']
+    assert [ds.get_data_info(i)['gender'] for i in range(6)
+            ] == ['male', 'female', 'female', 'male', 'neutral', 'male']
 
 
 @pytest.mark.parametrize('bad, match', [
@@ -121,8 +132,8 @@ def test_integer_gender_codes_follow_spin(tmp_path, genders):
 ])
 def test_unknown_gender_codes_are_refused(tmp_path, bad, match):
     write_mmhuman3d_file(tmp_path / 'g.npz', genders=[0, 1, bad, 0, 1, 0])
-    with pytest.raises(HumanDataError, match=r'g.npz: key "meta.gender": '
-                       + match):
+    with pytest.raises(
+            HumanDataError, match=r'g.npz: key "meta.gender": ' + match):
         HumanImageDataset(ann_file=str(tmp_path / 'g.npz'))
 
 
@@ -135,15 +146,19 @@ def test_dataset_validation_errors(tmp_path):
     smpl['betas'][3, 2] = np.nan
     data['smpl'] = np.array(smpl, dtype=object)
     np.savez(path, **data)
-    with pytest.raises(HumanDataError, match=r'bad.npz: key "smpl.betas": '
-                       r'NaN/Inf at sample index 3'):
+    with pytest.raises(
+            HumanDataError,
+            match=r'bad.npz: key "smpl.betas": '
+            r'NaN/Inf at sample index 3'):
         HumanImageDataset(ann_file=str(path))
 
     smpl['betas'] = np.zeros((6, 7))
     data['smpl'] = np.array(smpl, dtype=object)
     np.savez(path, **data)
-    with pytest.raises(HumanDataError, match=r'smpl.betas.*expected.*\(6, 10\)'
-                       r'.*found \(6, 7\)'):
+    with pytest.raises(
+            HumanDataError,
+            match=r'smpl.betas.*expected.*\(6, 10\)'
+            r'.*found \(6, 7\)'):
         HumanImageDataset(ann_file=str(path))
 
     del data['bbox_xywh']
@@ -161,13 +176,15 @@ def test_dataset_is_lazy_and_picklable(tmp_path):
     clone = pickle.loads(pickle.dumps(ds))
     # The memory maps are dropped from the pickle and re-opened on demand.
     assert len(pickle.dumps(ds)) < 10000
-    np.testing.assert_array_equal(clone.get_data_info(3)['keypoints'],
-                                  ds.get_data_info(3)['keypoints'])
+    np.testing.assert_array_equal(
+        clone.get_data_info(3)['keypoints'],
+        ds.get_data_info(3)['keypoints'])
     # indices select samples without re-reading the file.
     sub = HumanImageDataset(ann_file=str(tmp_path / 'a.npz'), indices=[4, 1])
     assert len(sub) == 2
-    np.testing.assert_array_equal(sub.get_data_info(0)['smpl_betas'],
-                                  ds.get_data_info(4)['smpl_betas'])
+    np.testing.assert_array_equal(
+        sub.get_data_info(0)['smpl_betas'],
+        ds.get_data_info(4)['smpl_betas'])
     with pytest.raises(IndexError):
         sub.get_data_info(2)
 
@@ -175,8 +192,8 @@ def test_dataset_is_lazy_and_picklable(tmp_path):
 def _concat(tmp_path, sizes):
     datasets = []
     for d, n in enumerate(sizes):
-        write_mmhuman3d_file(tmp_path / f'd{d}.npz', num=n, seed=d,
-                             genders=['m'] * n)
+        write_mmhuman3d_file(
+            tmp_path / f'd{d}.npz', num=n, seed=d, genders=['m'] * n)
         datasets.append(
             HumanImageDataset(ann_file=str(tmp_path / f'd{d}.npz')))
     return ConcatDataset(datasets)
@@ -184,8 +201,8 @@ def _concat(tmp_path, sizes):
 
 def test_mix_sampler_ratios_determinism_and_ranks(tmp_path, monkeypatch):
     ds = _concat(tmp_path, [2, 6, 3])
-    sampler = MixDatasetSampler(ds, partition=[0.5, 0.3, 0.2],
-                                num_samples=20000, seed=3)
+    sampler = MixDatasetSampler(
+        ds, partition=[0.5, 0.3, 0.2], num_samples=20000, seed=3)
     idx = np.array(list(sampler))
     which = np.searchsorted(ds.cumulative_sizes, idx, side='right')
     freq = np.bincount(which, minlength=3) / len(idx)
@@ -217,8 +234,10 @@ def test_mix_sampler_errors(tmp_path):
 
     class Empty(list):
         dataset_name = 'empty_ds'
-    fake = type('Concat', (), dict(datasets=[ds.datasets[0], Empty()],
-                                   cumulative_sizes=[2, 2]))()
+
+    fake = type(
+        'Concat', (),
+        dict(datasets=[ds.datasets[0], Empty()], cumulative_sizes=[2, 2]))()
     with pytest.raises(ValueError, match="'empty_ds', which is empty"):
         MixDatasetSampler(fake, partition=[0.5, 0.5])
     # Weight 0 on the empty dataset is fine.

@@ -22,8 +22,7 @@ def test_expected_table_matches_the_factory():
 
 @pytest.mark.parametrize('kind', sorted(EXPECTED))
 def test_each_kind_has_its_labels(tmp_path, kind):
-    inputs, samples = build_packed_batch(tmp_path, kind, num=3,
-                                         input_size=32)
+    inputs, samples = build_packed_batch(tmp_path, kind, num=3, input_size=32)
     has_smpl, has_kp3d, label_type = EXPECTED[kind]
     # What the data preprocessor receives: float BGR values in [0, 255].
     assert inputs.shape == (3, 3, 32, 32) and inputs.dtype == torch.float32
@@ -51,11 +50,11 @@ def test_each_kind_has_its_labels(tmp_path, kind):
 
 def test_label_type_argument(tmp_path):
     # None: inferred from the file; a string: declared as given.
-    _, samples = build_packed_batch(tmp_path, 'eft', num=1, input_size=16,
-                                    label_type=None)
+    _, samples = build_packed_batch(
+        tmp_path, 'eft', num=1, input_size=16, label_type=None)
     assert samples[0].metainfo['label_type'] == 'pseudo_smpl'
-    _, samples = build_packed_batch(tmp_path, 'eft', num=1, input_size=16,
-                                    label_type='2d_only')
+    _, samples = build_packed_batch(
+        tmp_path, 'eft', num=1, input_size=16, label_type='2d_only')
     assert samples[0].metainfo['label_type'] == '2d_only'
     assert samples[0].has_smpl.item() == 1.0  # the labels stay the file's
     with pytest.raises(ValueError, match='label_type must be one of'):

@@ -22,6 +22,7 @@ def mmengine_log(level=logging.INFO):
     records = []
 
     class Keep(logging.Handler):
+
         def emit(self, record):
             records.append(record)
 
@@ -45,20 +46,21 @@ def _write(path, smpl=True, kp3d=False, num=3):
         keypoints2d=rng.uniform(0, 10, (num, 49, 3)).astype(np.float32),
         keypoints2d_convention='smpl_49')
     if kp3d:
-        data.update(keypoints3d=np.ones((num, 49, 4), np.float32),
-                    keypoints3d_convention='smpl_49')
+        data.update(
+            keypoints3d=np.ones((num, 49, 4), np.float32),
+            keypoints3d_convention='smpl_49')
     if smpl:
-        data['smpl'] = dict(global_orient=np.zeros((num, 3)),
-                            body_pose=np.zeros((num, 69)),
-                            betas=np.zeros((num, 10)))
+        data['smpl'] = dict(
+            global_orient=np.zeros((num, 3)),
+            body_pose=np.zeros((num, 69)),
+            betas=np.zeros((num, 10)))
     save_human_data(str(path), data)
     return str(path)
 
 
 @pytest.mark.parametrize('kind', sorted(KINDS))
 def test_declared_type_reaches_every_packed_sample(tmp_path, kind):
-    inputs, samples = build_packed_batch(tmp_path, kind, num=2,
-                                         input_size=32)
+    inputs, samples = build_packed_batch(tmp_path, kind, num=2, input_size=32)
     assert inputs.shape == (2, 3, 32, 32)
     for sample in samples:
         assert sample.metainfo['label_type'] == KINDS[kind][2]
@@ -91,9 +93,11 @@ def test_infer_needs_smpl_and_3d_on_one_sample():
 
 def test_bad_label_type_names_file_expected_and_found(tmp_path):
     path = _write(tmp_path / 'eft_mpii.npz')
-    with pytest.raises(ValueError, match=r"eft_mpii.npz: label_type must be "
-                       r"one of \('gt3d', 'pseudo_smpl', '2d_only'\).*"
-                       r"found 'pseudo'"):
+    with pytest.raises(
+            ValueError,
+            match=r"eft_mpii.npz: label_type must be "
+            r"one of \('gt3d', 'pseudo_smpl', '2d_only'\).*"
+            r"found 'pseudo'"):
         HumanImageDataset(ann_file=path, label_type='pseudo')
     assert LABEL_TYPES == ('gt3d', 'pseudo_smpl', '2d_only')
 
@@ -104,10 +108,10 @@ def test_bad_label_type_names_file_expected_and_found(tmp_path):
     ('pseudo_smpl', 'coco_2014_train', 'eft_coco_all.npz'),
     ('pseudo_smpl', 'my_set', 'a file of this dataset with SMPL'),
 ])
-def test_declared_smpl_type_without_smpl_warns_loudly(tmp_path, declared,
-                                                       stem, replacement):
-    path = _write(tmp_path / f'{stem}.npz', smpl=False,
-                  kp3d=declared == 'gt3d')
+def test_declared_smpl_type_without_smpl_warns_loudly(tmp_path, declared, stem,
+                                                      replacement):
+    path = _write(
+        tmp_path / f'{stem}.npz', smpl=False, kp3d=declared == 'gt3d')
     with mmengine_log() as records, pytest.warns(LabelTypeWarning) as caught:
         dataset = HumanImageDataset(ann_file=path, label_type=declared)
     assert dataset.label_type == declared  # declared wins, but loudly
@@ -154,11 +158,13 @@ def test_consistent_declarations_are_silent(tmp_path):
 
 
 def test_concat_and_mix_sampler_keep_the_type_per_sample(tmp_path):
-    datasets = [build_dataset(tmp_path, kind, num=3, input_size=16, seed=i)
-                for i, kind in enumerate(sorted(KINDS))]
+    datasets = [
+        build_dataset(tmp_path, kind, num=3, input_size=16, seed=i)
+        for i, kind in enumerate(sorted(KINDS))
+    ]
     concat = ConcatDataset(datasets)
-    sampler = MixDatasetSampler(concat, partition=[1, 1, 1], num_samples=12,
-                                seed=0)
+    sampler = MixDatasetSampler(
+        concat, partition=[1, 1, 1], num_samples=12, seed=0)
     indices = list(sampler)
     batch = pseudo_collate([concat[i] for i in indices])
     which = np.searchsorted(concat.cumulative_sizes, indices, side='right')

@@ -43,8 +43,8 @@ def test_save_interrupted_mid_write_keeps_previous(tmp_path, monkeypatch):
     # MMEngine alone would have deleted epoch_1 (max_keep_ckpts=1) before
     # writing epoch_2, and written epoch_2.pth in place (half a file).
     assert '.tmp-' in osp.basename(calls[1])  # the write went to a temp
-    assert sorted(f for f in os.listdir(work) if f.endswith('.pth')) == [
-        'epoch_1.pth']
+    assert sorted(f for f in os.listdir(work)
+                  if f.endswith('.pth')) == ['epoch_1.pth']
     assert not [f for f in os.listdir(work) if '.tmp-' in f]
     with open(osp.join(work, 'last_checkpoint')) as f:
         assert f.read() == osp.join(work, 'epoch_1.pth')
@@ -55,8 +55,8 @@ def test_save_interrupted_mid_write_keeps_previous(tmp_path, monkeypatch):
     resumed = make_runner(work, max_epochs=2, resume=True, max_keep_ckpts=1)
     resumed.train()
     assert resumed.iter == 8
-    assert sorted(f for f in os.listdir(work) if f.endswith('.pth')) == [
-        'epoch_2.pth']
+    assert sorted(f for f in os.listdir(work)
+                  if f.endswith('.pth')) == ['epoch_2.pth']
 
 
 def test_find_resumable_checkpoint_skips_broken(tmp_path):

@@ -22,14 +22,18 @@ print(applied, anon_kb() - before)
 '''
 
 
-@pytest.mark.skipif(not os.path.exists('/proc/self/status') or
-                    not sys.platform.startswith('linux'),
-                    reason='glibc / Linux /proc')
+@pytest.mark.skipif(
+    not os.path.exists('/proc/self/status')
+    or not sys.platform.startswith('linux'),
+    reason='glibc / Linux /proc')
 @pytest.mark.parametrize('keep', ['1', '0'])
 def test_freed_block_stays_resident_only_when_kept(keep):
     env = dict(os.environ, MMHUMAN_KEEP_MALLOC=keep)
-    out = subprocess.run([sys.executable, '-c', SCRIPT], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, '-c', SCRIPT],
+                         env=env,
+                         capture_output=True,
+                         text=True,
+                         check=True)
     applied, kept_kb = out.stdout.split()
     if keep == '1':
         assert applied == 'True'

@@ -95,8 +95,11 @@ def child_script(call: str) -> str:
 def run_hostile(call: str, timeout: int = 180) -> str:
     """Run ``call`` in a fresh interpreter; return its output. The process
     must survive (exit 0) and leave every class and table unchanged."""
-    proc = subprocess.run([sys.executable, '-c', child_script(call)],
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([sys.executable, '-c',
+                           child_script(call)],
+                          capture_output=True,
+                          text=True,
+                          timeout=timeout)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f'exit {proc.returncode}:\n{out}'
     assert 'UNCHANGED' in out, out
@@ -104,10 +107,11 @@ def run_hostile(call: str, timeout: int = 180) -> str:
     return out
 
 
-def assert_refused(out: str, path: str, *expected: str,
+def assert_refused(out: str,
+                   path: str,
+                   *expected: str,
                    max_rss_mb: float = 300) -> None:
-    line = next((x for x in out.splitlines() if x.startswith('REFUSED')),
-                None)
+    line = next((x for x in out.splitlines() if x.startswith('REFUSED')), None)
     assert line is not None, out
     assert path in line, line
     for text in expected:
@@ -140,10 +144,11 @@ def smpl_arrays(num_verts=V):
         f=rng.integers(0, num_verts, (40, 3)).astype(np.int64),
         shapedirs=rng.standard_normal((num_verts, 3, 10)),
         posedirs=rng.standard_normal((num_verts, 3, 207)),
-        J_regressor=scipy.sparse.random(24, num_verts, density=0.2,
-                                        format='csc', random_state=0),
+        J_regressor=scipy.sparse.random(
+            24, num_verts, density=0.2, format='csc', random_state=0),
         weights=weights / weights.sum(1, keepdims=True),
-        kintree_table=np.array([[-1] + list(range(23)), list(range(24))]))
+        kintree_table=np.array([[-1] + list(range(23)),
+                                list(range(24))]))
 
 
 def dump(path, obj, protocol=2):
@@ -166,8 +171,7 @@ class _FakeChumpy:
 def chumpy_classes(monkeypatch):
     """Throwaway ``chumpy.*`` modules, present only while pickling."""
     classes = {}
-    for module, names in (('chumpy.ch', ['Ch']),
-                          ('chumpy.ch_ops', ['add']),
+    for module, names in (('chumpy.ch', ['Ch']), ('chumpy.ch_ops', ['add']),
                           ('chumpy.reordering', ['Reshape'])):
         mod = types.ModuleType(module)
         for name in names:
@@ -190,7 +194,6 @@ def op_str(text):
 
 
 PROTO2 = b'\x80\x02'
-
 
 # ---------------------------------------------------------------------------
 # SMPL model files: memory corruption, process state, resource bombs
@@ -222,7 +225,7 @@ def test_smpl_structured_dtype_with_object_field(tmp_path):
 def test_smpl_sparse_indices_out_of_range(tmp_path):
     arrays = smpl_arrays()
     reg = arrays['J_regressor']
-    reg.indices[0] = 10 ** 6  # written behind scipy's back
+    reg.indices[0] = 10**6  # written behind scipy's back
     path = dump(tmp_path / 'SMPL_NEUTRAL.pkl', arrays)
     out = run_hostile(smpl_call(path))
     assert_refused(out, path, 'csc_matrix of shape (24, 30): indices outside '
@@ -232,9 +235,10 @@ def test_smpl_sparse_indices_out_of_range(tmp_path):
 def test_smpl_build_on_a_class_is_refused(tmp_path):
     # BUILD(None, {'check_format': set}) on the class csc_matrix itself would
     # make csc_matrix.check_format builtins.set for the whole process.
-    raw = (PROTO2 + op_global('scipy.sparse._csc', 'csc_matrix') + b'N}' +
-           op_str('check_format') + op_global('builtins', 'set') + b's' +
-           b'\x86' + b'b.')
+    raw = (
+        PROTO2 + op_global('scipy.sparse._csc', 'csc_matrix') + b'N}' +
+        op_str('check_format') + op_global('builtins', 'set') + b's' +
+        b'\x86' + b'b.')
     path = str(tmp_path / 'SMPL_NEUTRAL.pkl')
     with open(path, 'wb') as f:
         f.write(raw)
@@ -246,13 +250,16 @@ def test_smpl_build_on_a_class_is_refused(tmp_path):
 def test_smpl_broadcast_bomb(tmp_path, chumpy_classes):
     # 2 x 16000 values broadcast to 16000 x 16000 (2 GB) by chumpy's add.
     c = chumpy_classes
-    bomb = c['add'](a=c['Ch'](x=np.ones((16000, 1))),
-                    b=c['Ch'](x=np.ones((1, 16000))))
+    bomb = c['add'](
+        a=c['Ch'](x=np.ones((16000, 1))), b=c['Ch'](x=np.ones((1, 16000))))
     path = dump(tmp_path / 'SMPL_NEUTRAL.pkl',
                 dict(smpl_arrays(), v_template=bomb))
     out = run_hostile(smpl_call(path))
-    assert_refused(out, path, 'add broadcasts (16000, 1) and (1, 16000) to '
-                   '(16000, 16000)', max_rss_mb=200)
+    assert_refused(
+        out,
+        path, 'add broadcasts (16000, 1) and (1, 16000) to '
+        '(16000, 16000)',
+        max_rss_mb=200)
 
 
 def test_smpl_uninitialised_allocation(tmp_path):
@@ -261,19 +268,20 @@ def test_smpl_uninitialised_allocation(tmp_path):
     path = dump(tmp_path / 'SMPL_NEUTRAL.pkl',
                 dict(smpl_arrays(), shapedirs=alloc))
     out = run_hostile(smpl_call(path))
-    assert_refused(out, path, 'calling numpy.ndarray is not allowed',
-                   max_rss_mb=100)
+    assert_refused(
+        out, path, 'calling numpy.ndarray is not allowed', max_rss_mb=100)
     # The same size announced through numpy's own array pickle.
     f8 = Reduce(np.dtype, ('f8', False, True),
                 (3, '<', None, None, None, -1, -1, 0))
     big = Reduce(np.core.multiarray._reconstruct, (np.ndarray, (0, ), b'b'),
                  (1, (6890, 3, 12000), f8, False, b'\0' * 8))
-    path = dump(tmp_path / 'SMPL_MALE.pkl',
-                dict(smpl_arrays(), shapedirs=big))
+    path = dump(tmp_path / 'SMPL_MALE.pkl', dict(smpl_arrays(), shapedirs=big))
     out = run_hostile(smpl_call(path))
-    assert_refused(out, path, 'array of shape (6890, 3, 12000) has '
-                   '248040000 elements, more than the 16777216',
-                   max_rss_mb=100)
+    assert_refused(
+        out,
+        path, 'array of shape (6890, 3, 12000) has '
+        '248040000 elements, more than the 16777216',
+        max_rss_mb=100)
 
 
 def test_smpl_deep_and_cyclic_chumpy_graphs(tmp_path):
@@ -281,16 +289,18 @@ def test_smpl_deep_and_cyclic_chumpy_graphs(tmp_path):
     get = b'h\x01'
     depth = 5000
     prefix = get + b')\x81}' + op_str('a')  # NEWOBJ, state dict, key 'a'
-    raw = (PROTO2 + reshape + b'0' + prefix * depth + b'K\x01' +
-           b'sb' * depth + b'.')
+    raw = (
+        PROTO2 + reshape + b'0' + prefix * depth + b'K\x01' + b'sb' * depth +
+        b'.')
     path = str(tmp_path / 'deep.pkl')
     with open(path, 'wb') as f:
         f.write(raw)
     out = run_hostile(smpl_call(path))
     assert_refused(out, path, 'objects nested deeper than 64 levels')
     # Ch whose value "x" is the Ch itself.
-    raw = (PROTO2 + op_global('chumpy.ch', 'Ch') + b')\x81q\x02}' +
-           op_str('x') + b'h\x02sb.')
+    raw = (
+        PROTO2 + op_global('chumpy.ch', 'Ch') + b')\x81q\x02}' + op_str('x') +
+        b'h\x02sb.')
     path = str(tmp_path / 'cyclic.pkl')
     with open(path, 'wb') as f:
         f.write(raw)
@@ -299,9 +309,10 @@ def test_smpl_deep_and_cyclic_chumpy_graphs(tmp_path):
 
 
 def test_smpl_extension_code_and_persistent_id(tmp_path):
-    for name, raw, message in (
-            ('ext.pkl', PROTO2 + b'\x82\x01.', 'extension code 1'),
-            ('pid.pkl', PROTO2 + b'K\x01Q.', 'persistent id 1')):
+    for name, raw, message in (('ext.pkl', PROTO2 + b'\x82\x01.',
+                                'extension code 1'),
+                               ('pid.pkl', PROTO2 + b'K\x01Q.',
+                                'persistent id 1')):
         path = str(tmp_path / name)
         with open(path, 'wb') as f:
             f.write(raw)
@@ -322,8 +333,9 @@ def test_smpl_non_finite_arrays(tmp_path, key, value):
 def test_smpl_npz_empty_and_truncated(tmp_path):
     empty = str(tmp_path / 'SMPL_NEUTRAL.npz')
     open(empty, 'wb').close()
-    assert_refused(run_hostile(smpl_call(empty)), empty,
-                   'empty file (0 bytes), expected an .npz')
+    assert_refused(
+        run_hostile(smpl_call(empty)), empty,
+        'empty file (0 bytes), expected an .npz')
     full = str(tmp_path / 'full.npz')
     arrays = smpl_arrays()
     arrays['J_regressor'] = arrays['J_regressor'].toarray()
@@ -332,8 +344,9 @@ def test_smpl_npz_empty_and_truncated(tmp_path):
     cut = str(tmp_path / 'SMPL_MALE.npz')
     with open(cut, 'wb') as f:
         f.write(data[:len(data) // 2])
-    assert_refused(run_hostile(smpl_call(cut)), cut,
-                   'not a readable .npz (zip) archive: truncated')
+    assert_refused(
+        run_hostile(smpl_call(cut)), cut,
+        'not a readable .npz (zip) archive: truncated')
 
 
 # ---------------------------------------------------------------------------
@@ -342,10 +355,12 @@ def test_smpl_npz_empty_and_truncated(tmp_path):
 
 def _human_data(path, num=10):
     from mmhuman_imphmr.datasets import save_human_data
-    save_human_data(str(path), dict(
-        image_path=np.array([f'{i}.png' for i in range(num)]),
-        bbox_xywh=np.tile([[0., 0., 20., 20., 1.]], (num, 1)),
-        smpl=dict(betas=np.zeros((num, 10)))))
+    save_human_data(
+        str(path),
+        dict(
+            image_path=np.array([f'{i}.png' for i in range(num)]),
+            bbox_xywh=np.tile([[0., 0., 20., 20., 1.]], (num, 1)),
+            smpl=dict(betas=np.zeros((num, 10)))))
     return str(path)
 
 
@@ -360,11 +375,12 @@ def test_human_data_truncated_and_not_zip(tmp_path):
     text = str(tmp_path / 'text.npz')
     with open(text, 'w') as f:
         f.write('image_path,bbox\n')
-    assert_refused(run_hostile(f'load_human_data({text!r})'), text,
-                   'not a readable .npz (zip) archive')
+    assert_refused(
+        run_hostile(f'load_human_data({text!r})'), text,
+        'not a readable .npz (zip) archive')
 
 
-@pytest.mark.parametrize('rows', [1000, 10 ** 12])
+@pytest.mark.parametrize('rows', [1000, 10**12])
 def test_human_data_header_promises_more_rows(tmp_path, rows):
     buf = io.BytesIO()
     header = {'descr': '<f8', 'fortran_order': False, 'shape': (rows, 5)}
@@ -374,8 +390,8 @@ def test_human_data_header_promises_more_rows(tmp_path, rows):
     with zipfile.ZipFile(path, 'w') as zf:
         zf.writestr('bbox_xywh.npy', buf.getvalue())
     out = run_hostile(f'load_human_data({path!r})')
-    assert_refused(out, path, 'key "bbox_xywh"', f'shape ({rows}, 5)',
-                   max_rss_mb=100)
+    assert_refused(
+        out, path, 'key "bbox_xywh"', f'shape ({rows}, 5)', max_rss_mb=100)
     if rows == 1000:
         assert 'truncated: the header promises shape (1000, 5) float64 ' \
             '(40000 bytes), the file holds 400 bytes of data' in out
@@ -383,11 +399,15 @@ def test_human_data_header_promises_more_rows(tmp_path, rows):
 
 def test_human_data_object_member_build_on_class(tmp_path):
     # The ``smpl`` dict member is a pickle: the same refusals apply.
-    raw = (PROTO2 + op_global('numpy', 'ndarray') + b'N}' + op_str('T') +
-           op_global('numpy', 'dtype') + b's\x86b.')
+    raw = (
+        PROTO2 + op_global('numpy', 'ndarray') + b'N}' + op_str('T') +
+        op_global('numpy', 'dtype') + b's\x86b.')
     buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(
-        buf, {'descr': '|O', 'fortran_order': False, 'shape': ()})
+    np.lib.format.write_array_header_1_0(buf, {
+        'descr': '|O',
+        'fortran_order': False,
+        'shape': ()
+    })
     path = str(tmp_path / 'obj.npz')
     with zipfile.ZipFile(path, 'w') as zf:
         zf.writestr('smpl.npy', buf.getvalue() + raw)
@@ -409,17 +429,24 @@ def test_checkpoint_forged_statistics_method(tmp_path, monkeypatch):
     monkeypatch.setattr(HistoryBuffer, '_statistics_methods',
                         dict(mean=HistoryBuffer.max))
     path = str(tmp_path / 'forged.pth')
-    torch.save(dict(state_dict=dict(w=torch.zeros(2)),
-                    message_hub=dict(log_scalars={'loss': buffer})), path)
+    torch.save(
+        dict(
+            state_dict=dict(w=torch.zeros(2)),
+            message_hub=dict(log_scalars={'loss': buffer})), path)
     out = run_hostile(f'safe_load_checkpoint({path!r})')
-    assert_refused(out, path, "statistics method 'mean' is mapped to "
-                   'mmengine.logging.history_buffer.HistoryBuffer.max')
+    assert_refused(
+        out, path, "statistics method 'mean' is mapped to "
+        'mmengine.logging.history_buffer.HistoryBuffer.max')
     # First add a name to the table, then getattr it ('__subclasses__').
     monkeypatch.setattr(HistoryBuffer, '_statistics_methods',
                         dict(__subclasses__=HistoryBuffer.mean))
     path = str(tmp_path / 'widen.pth')
-    torch.save(dict(meta=dict(hub=buffer, leak=Reduce(
-        getattr, (HistoryBuffer, '__subclasses__')))), path)
+    torch.save(
+        dict(
+            meta=dict(
+                hub=buffer,
+                leak=Reduce(getattr, (HistoryBuffer, '__subclasses__')))),
+        path)
     out = run_hostile(f'safe_load_checkpoint({path!r})')
     assert_refused(out, path, "statistics method '__subclasses__'")
 
@@ -427,11 +454,11 @@ def test_checkpoint_forged_statistics_method(tmp_path, monkeypatch):
 def test_checkpoint_getattr_gadget(tmp_path):
     from mmengine.logging.history_buffer import HistoryBuffer
     path = str(tmp_path / 'gadget.pth')
-    torch.save(dict(meta=Reduce(getattr, (HistoryBuffer, '__class__'))),
-               path)
-    assert_refused(run_hostile(f'safe_load_checkpoint({path!r})'), path,
-                   "refusing getattr(mmengine.logging.history_buffer."
-                   "HistoryBuffer, '__class__')")
+    torch.save(dict(meta=Reduce(getattr, (HistoryBuffer, '__class__'))), path)
+    assert_refused(
+        run_hostile(f'safe_load_checkpoint({path!r})'), path,
+        "refusing getattr(mmengine.logging.history_buffer."
+        "HistoryBuffer, '__class__')")
 
 
 class _FakeStorage:
@@ -444,12 +471,12 @@ def test_checkpoint_huge_tensor(tmp_path):
 
         def persistent_id(self, obj):
             if isinstance(obj, _FakeStorage):
-                return ('storage', torch.FloatStorage, '0', 'cpu', 10 ** 12)
+                return ('storage', torch.FloatStorage, '0', 'cpu', 10**12)
             return None
 
     tensor = Reduce(torch._utils._rebuild_tensor_v2,
-                    (_FakeStorage(), 0, (10 ** 12, ), (1, ), False,
-                     collections.OrderedDict()))
+                    (_FakeStorage(), 0, (10**12, ),
+                     (1, ), False, collections.OrderedDict()))
     buf = io.BytesIO()
     Pickler(buf, protocol=2).dump(dict(state_dict=dict(w=tensor)))
     path = str(tmp_path / 'huge.pth')
@@ -459,9 +486,12 @@ def test_checkpoint_huge_tensor(tmp_path):
         zf.writestr('huge/version', b'3\n')
         zf.writestr('huge/byteorder', b'little')
     out = run_hostile(f'safe_load_checkpoint({path!r})')
-    assert_refused(out, path, "storage '0' declares 1000000000000 x "
-                   'FloatStorage (4000000000000 bytes) but its record holds '
-                   '16 bytes', max_rss_mb=100)
+    assert_refused(
+        out,
+        path, "storage '0' declares 1000000000000 x "
+        'FloatStorage (4000000000000 bytes) but its record holds '
+        '16 bytes',
+        max_rss_mb=100)
 
 
 def test_checkpoint_truncated_not_a_checkpoint_and_nan(tmp_path):
@@ -471,21 +501,25 @@ def test_checkpoint_truncated_not_a_checkpoint_and_nan(tmp_path):
     cut = str(tmp_path / 'cut.pth')
     with open(cut, 'wb') as f:
         f.write(data[:len(data) // 2])
-    assert_refused(run_hostile(f'safe_load_checkpoint({cut!r})'), cut,
-                   'truncated checkpoint')
+    assert_refused(
+        run_hostile(f'safe_load_checkpoint({cut!r})'), cut,
+        'truncated checkpoint')
     text = str(tmp_path / 'text.pth')
     with open(text, 'w') as f:
         f.write('hello')
-    assert_refused(run_hostile(f'safe_load_checkpoint({text!r})'), text,
-                   "not a checkpoint (starts with b'hell'")
+    assert_refused(
+        run_hostile(f'safe_load_checkpoint({text!r})'), text,
+        "not a checkpoint (starts with b'hell'")
     nan = str(tmp_path / 'nan.pth')
     weight = torch.ones(2, 3)
     weight[1, 2] = float('nan')
-    torch.save(dict(state_dict=collections.OrderedDict(
-        {'head.fc.weight': weight})), nan)
-    assert_refused(run_hostile(f'safe_load_checkpoint({nan!r})'), nan,
-                   'non-finite tensor values (NaN/Inf) in key '
-                   '"state_dict.head.fc.weight" (1 of 6)')
+    torch.save(
+        dict(state_dict=collections.OrderedDict({'head.fc.weight': weight})),
+        nan)
+    assert_refused(
+        run_hostile(f'safe_load_checkpoint({nan!r})'), nan,
+        'non-finite tensor values (NaN/Inf) in key '
+        '"state_dict.head.fc.weight" (1 of 6)')
 
 
 def test_runner_paths_use_the_safe_loader(tmp_path):
@@ -493,8 +527,9 @@ def test_runner_paths_use_the_safe_loader(tmp_path):
     builds) and init_cfg=Pretrained (mmengine's load_checkpoint) refuse a
     truncated file naming it."""
     good = str(tmp_path / 'good.pth')
-    torch.save(dict(state_dict=dict(weight=torch.ones(1, 2),
-                                    bias=torch.ones(1))), good)
+    torch.save(
+        dict(state_dict=dict(weight=torch.ones(1, 2), bias=torch.ones(1))),
+        good)
     data = open(good, 'rb').read()
     cut = str(tmp_path / 'cut.pth')
     with open(cut, 'wb') as f:
@@ -507,9 +542,11 @@ def test_runner_paths_use_the_safe_loader(tmp_path):
               'make_runner({work!r}, max_epochs=1, load_from={cut!r}, '
               'resume={resume}).train()')
     for resume in (False, True):
-        call = runner.format(tests=osp.join(REPO, 'tests'),
-                             work=str(tmp_path / f'w{resume}'), cut=cut,
-                             resume=resume)
+        call = runner.format(
+            tests=osp.join(REPO, 'tests'),
+            work=str(tmp_path / f'w{resume}'),
+            cut=cut,
+            resume=resume)
         assert_refused(run_hostile(call), cut, 'truncated checkpoint')
 
 
@@ -517,14 +554,20 @@ def test_snapshot_detects_a_changed_table(tmp_path):
     """The check itself can fail: a load that rewrites a class is caught."""
     call = ('import scipy.sparse; scipy.sparse.csc_matrix.check_format = '
             'set')
-    proc = subprocess.run([sys.executable, '-c', child_script(call)],
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run([sys.executable, '-c',
+                           child_script(call)],
+                          capture_output=True,
+                          text=True,
+                          timeout=180)
     assert proc.returncode == 0 and 'CHANGED' in proc.stdout and \
         'UNCHANGED' not in proc.stdout, proc.stdout + proc.stderr
     call = ('from mmengine.logging.history_buffer import HistoryBuffer; '
             'HistoryBuffer._statistics_methods["mean"] = HistoryBuffer.max')
-    proc = subprocess.run([sys.executable, '-c', child_script(call)],
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run([sys.executable, '-c',
+                           child_script(call)],
+                          capture_output=True,
+                          text=True,
+                          timeout=180)
     assert 'MEAN_FORGED 3' in proc.stdout, proc.stdout + proc.stderr
 
 
@@ -539,19 +582,23 @@ def test_legitimate_files_still_load(tmp_path, chumpy_classes):
     from mmhuman_imphmr.engine.safe_load import safe_load_checkpoint
     arrays = smpl_arrays()
     c = chumpy_classes
-    data = dict(arrays, v_template=c['add'](a=c['Ch'](x=arrays['v_template']),
-                                            b=c['Ch'](x=np.zeros(3))))
+    data = dict(
+        arrays,
+        v_template=c['add'](
+            a=c['Ch'](x=arrays['v_template']), b=c['Ch'](x=np.zeros(3))))
     path = dump(tmp_path / 'SMPL_NEUTRAL.pkl', data)
-    np.testing.assert_array_equal(load_smpl_model_file(path)['v_template'],
-                                  arrays['v_template'])
+    np.testing.assert_array_equal(
+        load_smpl_model_file(path)['v_template'], arrays['v_template'])
     hd = load_human_data(_human_data(tmp_path / 'hd.npz'))
     assert hd['smpl']['betas'].shape == (10, 10) and hd['__data_len__'] == 10
     ckpt = str(tmp_path / 'ok.pth')
-    torch.save(dict(state_dict=torch.nn.Linear(2, 1).state_dict(),
-                    message_hub=dict(log_scalars=dict(
-                        loss=HistoryBuffer([1., 3.], [1, 1])),
-                        runtime_info=dict(eta=np.float64(2.5),
-                                          arr=np.arange(3)))), ckpt)
+    torch.save(
+        dict(
+            state_dict=torch.nn.Linear(2, 1).state_dict(),
+            message_hub=dict(
+                log_scalars=dict(loss=HistoryBuffer([1., 3.], [1, 1])),
+                runtime_info=dict(eta=np.float64(2.5), arr=np.arange(3)))),
+        ckpt)
     loaded = safe_load_checkpoint(ckpt)
     assert loaded['message_hub']['log_scalars']['loss'].mean() == 2
     assert loaded['state_dict']._metadata is not None

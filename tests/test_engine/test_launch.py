@@ -1,4 +1,4 @@
-"""What tools/train.py and tools/test.py do around the runner for launcher runs.
+"""What tools/train.py and tools/test.py do around the runner with a launcher.
 
 The two-process run through torchrun is in tests/test_tools/test_dist_train.py;
 here a one-process gloo group (world size 1, no second process needed) checks
@@ -30,9 +30,12 @@ def _free_port():
 @pytest.fixture
 def torchrun_env(monkeypatch):
     """The variables torchrun exports, for a world of one process."""
-    for key, value in dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
-                           MASTER_ADDR='127.0.0.1',
-                           MASTER_PORT=str(_free_port())).items():
+    for key, value in dict(
+            RANK='0',
+            LOCAL_RANK='0',
+            WORLD_SIZE='1',
+            MASTER_ADDR='127.0.0.1',
+            MASTER_PORT=str(_free_port())).items():
         monkeypatch.setenv(key, value)
     yield
     if dist.is_initialized():  # never leak a group into later tests
@@ -41,8 +44,8 @@ def torchrun_env(monkeypatch):
 
 @needs_cpu_only
 def test_non_launcher_run_only_switches_backend():
-    cfg = Config(dict(launcher='none',
-                      env_cfg=dict(dist_cfg=dict(backend='nccl'))))
+    cfg = Config(
+        dict(launcher='none', env_cfg=dict(dist_cfg=dict(backend='nccl'))))
     use_cpu_distributed(cfg)
     assert cfg.env_cfg.dist_cfg.backend == 'gloo'
     assert 'model_wrapper_cfg' not in cfg
@@ -51,9 +54,10 @@ def test_non_launcher_run_only_switches_backend():
 
 @needs_cpu_only
 def test_launcher_run_builds_gloo_group_and_cpu_ddp(torchrun_env):
-    cfg = Config(dict(launcher='pytorch',
-                      env_cfg=dict(dist_cfg=dict(backend='nccl',
-                                                 timeout=60))))
+    cfg = Config(
+        dict(
+            launcher='pytorch',
+            env_cfg=dict(dist_cfg=dict(backend='nccl', timeout=60))))
     use_cpu_distributed(cfg)
     assert dist.is_initialized()
     assert dist.get_backend() == 'gloo'
@@ -67,13 +71,18 @@ def test_launcher_run_builds_gloo_group_and_cpu_ddp(torchrun_env):
 
 @needs_cpu_only
 def test_launcher_run_keeps_the_configs_wrapper(torchrun_env):
-    cfg = Config(dict(launcher='pytorch', find_unused_parameters=True,
-                      model_wrapper_cfg=dict(type='MMDistributedDataParallel',
-                                             find_unused_parameters=True)))
+    cfg = Config(
+        dict(
+            launcher='pytorch',
+            find_unused_parameters=True,
+            model_wrapper_cfg=dict(
+                type='MMDistributedDataParallel',
+                find_unused_parameters=True)))
     use_cpu_distributed(cfg)
-    assert cfg.model_wrapper_cfg == dict(type='MMDistributedDataParallel',
-                                         find_unused_parameters=True,
-                                         device_ids=None)
+    assert cfg.model_wrapper_cfg == dict(
+        type='MMDistributedDataParallel',
+        find_unused_parameters=True,
+        device_ids=None)
 
 
 def test_wrapper_default_follows_find_unused_parameters():
@@ -87,9 +96,9 @@ def test_shutdown_destroys_group_after_barrier(torchrun_env, monkeypatch):
     dist.init_process_group(backend='gloo')
     calls = []
     barrier = dist.barrier
-    monkeypatch.setattr(dist, 'barrier',
-                        lambda *a, **k: calls.append('barrier') or
-                        barrier(*a, **k))
+    monkeypatch.setattr(
+        dist, 'barrier',
+        lambda *a, **k: calls.append('barrier') or barrier(*a, **k))
     shutdown_distributed()
     assert calls == ['barrier']
     assert not dist.is_initialized()

@@ -21,8 +21,8 @@ def test_nan_loss_raises_with_sample_ids(tmp_path):
 
 
 def test_nan_loss_skip_leaves_weights_and_optimizer(tmp_path, monkeypatch):
-    runner = make_runner(str(tmp_path), max_epochs=1, nan_at=5,
-                         nonfinite_loss='skip')
+    runner = make_runner(
+        str(tmp_path), max_epochs=1, nan_at=5, nonfinite_loss='skip')
     snapshots = {}
     model = runner.model
 
@@ -35,7 +35,9 @@ def test_nan_loss_skip_leaves_weights_and_optimizer(tmp_path, monkeypatch):
         before = {k: v.clone() for k, v in module.state_dict().items()}
         out = real(module, run_forward, data, optim_wrapper, wrapper)
         snapshots[tuple(idx)] = (before, {
-            k: v.clone() for k, v in module.state_dict().items()})
+            k: v.clone()
+            for k, v in module.state_dict().items()
+        })
         return out
 
     monkeypatch.setattr(nonfinite_loss, 'checked_train_step', spy)
@@ -76,6 +78,7 @@ def test_single_term_named_loss_is_named():
     from mmhuman_imphmr.engine import checked_train_step
 
     class OneTerm(BaseModel):
+
         def __init__(self):
             super().__init__()
             self.w = torch.nn.Parameter(torch.ones(1))
@@ -86,7 +89,7 @@ def test_single_term_named_loss_is_named():
     model = OneTerm()
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
     data = dict(inputs=torch.tensor([float('nan')]), data_samples=None)
-    with pytest.raises(NonFiniteLossError,
-                       match=r"non-finite terms \['loss'\]"):
+    with pytest.raises(
+            NonFiniteLossError, match=r"non-finite terms \['loss'\]"):
         checked_train_step(model, model._run_forward, data, wrapper)
     assert model.w.item() == 1.

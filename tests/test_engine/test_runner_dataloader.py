@@ -8,9 +8,12 @@ from .toy_runner import ToyDataset
 
 
 def _cfg(**kwargs):
-    return dict(dataset=ToyDataset(), batch_size=2,
-                sampler=dict(type='DefaultSampler', shuffle=False),
-                collate_fn=dict(type='pseudo_collate'), **kwargs)
+    return dict(
+        dataset=ToyDataset(),
+        batch_size=2,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=dict(type='pseudo_collate'),
+        **kwargs)
 
 
 def test_mmengine_refuses_the_pair():

@@ -61,8 +61,8 @@ def test_runner_checkpoint_needs_and_gets_the_allow_list(tmp_path):
 def test_malicious_reduce_is_refused(tmp_path):
     target = str(tmp_path / 'pwned.txt')
     path = str(tmp_path / 'evil.pth')
-    torch.save(dict(state_dict=dict(w=torch.zeros(1)),
-                    meta=Malicious(target)), path)
+    torch.save(
+        dict(state_dict=dict(w=torch.zeros(1)), meta=Malicious(target)), path)
     with pytest.raises(RuntimeError, match='refused .*_side_effect'):
         safe_load_checkpoint(path)
     assert not osp.exists(target) and not MARKER
@@ -71,16 +71,18 @@ def test_malicious_reduce_is_refused(tmp_path):
 def test_getattr_outside_history_buffer_is_refused(tmp_path):
     path = str(tmp_path / 'evil_getattr.pth')
     torch.save(dict(meta=EvilGetattr()), path)
-    with pytest.raises(Exception, match=r'refusing getattr\(mmengine.*'
-                       r'HistoryBuffer, \'__subclasses__\'\)'):
+    with pytest.raises(
+            Exception,
+            match=r'refusing getattr\(mmengine.*'
+            r'HistoryBuffer, \'__subclasses__\'\)'):
         safe_load_checkpoint(path)
 
 
 def test_runner_load_from_refuses_malicious_file(tmp_path):
     target = str(tmp_path / 'pwned.txt')
     path = str(tmp_path / 'evil.pth')
-    torch.save(dict(state_dict=dict(w=torch.zeros(1)),
-                    meta=Malicious(target)), path)
+    torch.save(
+        dict(state_dict=dict(w=torch.zeros(1)), meta=Malicious(target)), path)
     runner = make_runner(str(tmp_path / 'w'), max_epochs=1, load_from=path)
     with pytest.raises(Exception, match='Unsupported global|_side_effect'):
         runner.train()
@@ -110,9 +112,13 @@ def test_mismatching_checkpoint_names_keys(tmp_path):
 def test_runner_load_from_other_architecture(tmp_path):
     src = make_runner(str(tmp_path / 'a'), max_epochs=1)
     src.train()
-    runner = make_runner(str(tmp_path / 'b'), max_epochs=1, hidden=5,
-                         load_from=str(tmp_path / 'a' / 'epoch_1.pth'))
-    with pytest.raises(CheckpointMismatchError,
-                       match=r'fc.weight: checkpoint \(1, 2\) vs model '
-                       r'\(5, 2\)'):
+    runner = make_runner(
+        str(tmp_path / 'b'),
+        max_epochs=1,
+        hidden=5,
+        load_from=str(tmp_path / 'a' / 'epoch_1.pth'))
+    with pytest.raises(
+            CheckpointMismatchError,
+            match=r'fc.weight: checkpoint \(1, 2\) vs model '
+            r'\(5, 2\)'):
         runner.train()

@@ -49,8 +49,8 @@ def _run(root, work_dir, max_epochs, resume=False):
 
 
 def _cosine(step, total, base=3e-4, eta_min=3e-6):
-    return eta_min + (base - eta_min) * (1 + math.cos(math.pi * step /
-                                                      total)) / 2
+    return eta_min + (base - eta_min) * (1 +
+                                         math.cos(math.pi * step / total)) / 2
 
 
 def test_doubled_max_epochs_gives_a_cosine_to_the_last_epoch(tmp_path):
@@ -77,14 +77,14 @@ def test_doubled_max_epochs_gives_a_cosine_to_the_last_epoch(tmp_path):
 def test_resume_with_a_longer_schedule_follows_the_longer_run(tmp_path):
     # 2 epochs, then --resume with max_epochs=4: from the resumed iteration
     # on, the lr is the one of a run planned for 4 epochs from the start.
-    fresh, fresh_lrs, fresh_last = _run(str(tmp_path),
-                                        str(tmp_path / 'fresh'), 4)
-    short, short_lrs, short_last = _run(str(tmp_path),
-                                        str(tmp_path / 'long'), 2)
+    fresh, fresh_lrs, fresh_last = _run(
+        str(tmp_path), str(tmp_path / 'fresh'), 4)
+    short, short_lrs, short_last = _run(
+        str(tmp_path), str(tmp_path / 'long'), 2)
     # The short run ended at its own minimum (step 3 of 4).
     assert short_last == pytest.approx(_cosine(3, 4), rel=1e-6)
-    longer, resumed_lrs, last = _run(str(tmp_path), str(tmp_path / 'long'),
-                                     4, resume=True)
+    longer, resumed_lrs, last = _run(
+        str(tmp_path), str(tmp_path / 'long'), 4, resume=True)
     assert longer.iter == 8 and len(resumed_lrs) == 4
     assert resumed_lrs == pytest.approx(fresh_lrs[4:], rel=1e-6)
     assert last == pytest.approx(fresh_last, rel=1e-6)
@@ -97,17 +97,18 @@ def test_explicit_end_is_kept_and_an_overlong_one_is_reported():
     messages = []
 
     class Logger:
+
         def warning(self, msg):
             messages.append(msg)
 
-    schedulers = [dict(type='LinearLR', start_factor=0.1, end=2,
-                       by_epoch=True),
-                  dict(type='CosineAnnealingLR', T_max=8, begin=2, end=10,
-                       by_epoch=True),
-                  dict(type='CosineAnnealingLR', T_max=5, begin=2,
-                       by_epoch=True)]
-    out = follow_train_loop(schedulers, max_epochs=6, max_iters=60,
-                            logger=Logger())
+    schedulers = [
+        dict(type='LinearLR', start_factor=0.1, end=2, by_epoch=True),
+        dict(
+            type='CosineAnnealingLR', T_max=8, begin=2, end=10, by_epoch=True),
+        dict(type='CosineAnnealingLR', T_max=5, begin=2, by_epoch=True)
+    ]
+    out = follow_train_loop(
+        schedulers, max_epochs=6, max_iters=60, logger=Logger())
     assert out[:2] == schedulers[:2]  # an explicit end is the user's choice
     assert out[2]['T_max'] == 4  # begin 2 .. end of training at epoch 6
     assert schedulers[2]['T_max'] == 5  # the config is not modified

@@ -48,12 +48,20 @@ class DeadESVModel(ToyModel):
         return data_samples
 
 
-def _runner(tmp_path, metric, max_epochs=1, hook=None, extra_hooks=(),
-            model=None, save_best='score', name='ref'):
+def _runner(tmp_path,
+            metric,
+            max_epochs=1,
+            hook=None,
+            extra_hooks=(),
+            model=None,
+            save_best='score',
+            name='ref'):
     torch.manual_seed(0)
-    loader = dict(dataset=ToyDataset(), batch_size=4,
-                  sampler=dict(type='DefaultSampler', shuffle=False),
-                  collate_fn=dict(type='pseudo_collate'))
+    loader = dict(
+        dataset=ToyDataset(),
+        batch_size=4,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=dict(type='pseudo_collate'))
     return FaultTolerantRunner(
         model=model or ToyModel(),
         work_dir=str(tmp_path),
@@ -63,11 +71,15 @@ def _runner(tmp_path, metric, max_epochs=1, hook=None, extra_hooks=(),
         val_evaluator=Evaluator([metric]),
         optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-2)),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs, val_interval=1),
-        default_hooks=dict(checkpoint=dict(
-            type='AtomicCheckpointHook', interval=1, save_best=save_best,
-            rule='less')),
+        default_hooks=dict(
+            checkpoint=dict(
+                type='AtomicCheckpointHook',
+                interval=1,
+                save_best=save_best,
+                rule='less')),
         custom_hooks=[hook or ValidateBeforeTrainHook(), *extra_hooks],
-        randomness=dict(seed=0), default_scope='mmhuman_imphmr',
+        randomness=dict(seed=0),
+        default_scope='mmhuman_imphmr',
         experiment_name=f'{name}_{tmp_path.name}')
 
 
@@ -92,8 +104,9 @@ def test_reference_is_logged_but_never_best(tmp_path):
     runner = _runner(tmp_path, metric)
     runner.train()
     assert metric.calls == 2  # the reference did run
-    best = sorted(osp.basename(p) for p in
-                  glob.glob(osp.join(str(tmp_path), 'best_*.pth')))
+    best = sorted(
+        osp.basename(p)
+        for p in glob.glob(osp.join(str(tmp_path), 'best_*.pth')))
     assert best == ['best_score_epoch_1.pth']
     assert runner.message_hub.get_info('best_score') == 5.0
     assert runner.message_hub.get_info('untrained_reference') == \
@@ -104,8 +117,8 @@ def test_reference_is_logged_but_never_best(tmp_path):
     assert ckpt['message_hub']['runtime_info']['untrained_reference'] == \
         {'score': 1.0}
     # The hook restored the checkpoint hook's own after_val_epoch.
-    ckpt_hook = next(h for h in runner.hooks
-                     if type(h).__name__ == 'AtomicCheckpointHook')
+    ckpt_hook = next(
+        h for h in runner.hooks if type(h).__name__ == 'AtomicCheckpointHook')
     assert 'after_val_epoch' not in vars(ckpt_hook)
     # The curve starts at step 0 with the reference value, under the same
     # key as the epochs; the log says it is the untrained reference.
@@ -124,8 +137,8 @@ def test_control_without_muting_best_is_the_untrained_model(tmp_path):
     # the untrained model as best_score_epoch_0.pth. This is what the test
     # above guards against, so that test can fail.
     metric = ScriptedMetric([1.0, 5.0])
-    runner = _runner(tmp_path, metric,
-                     hook=ValidateBeforeTrainHook(score_hooks=()))
+    runner = _runner(
+        tmp_path, metric, hook=ValidateBeforeTrainHook(score_hooks=()))
     runner.train()
     assert osp.isfile(osp.join(str(tmp_path), 'best_score_epoch_0.pth'))
     assert runner.message_hub.get_info('best_score') == 1.0
@@ -136,8 +149,12 @@ def test_reference_is_not_an_early_stopping_count(tmp_path):
     # reference (1.0) counted, epoch 1 (5.0) would be "no improvement" and
     # training would stop after 1 of 2 epochs; it must run both.
     metric = ScriptedMetric([1.0, 5.0, 3.0])
-    stop = dict(type='EarlyStoppingHook', monitor='score', rule='less',
-                patience=1, min_delta=0.)
+    stop = dict(
+        type='EarlyStoppingHook',
+        monitor='score',
+        rule='less',
+        patience=1,
+        min_delta=0.)
     runner = _runner(tmp_path, metric, max_epochs=2, extra_hooks=[stop])
     runner.train()
     assert runner.epoch == 2 and metric.calls == 3
@@ -149,8 +166,12 @@ def test_dead_model_esv_is_nan_and_logged(tmp_path):
     # the flags. NaN must go through RuntimeInfoHook, LoggerHook, the JSON
     # scalars and CheckpointHook(save_best='esv') without an error, and
     # never become a best checkpoint (NaN < x is False for every x).
-    runner = _runner(tmp_path, ESVMetric(), model=DeadESVModel(),
-                     save_best='esv', name='dead')
+    runner = _runner(
+        tmp_path,
+        ESVMetric(),
+        model=DeadESVModel(),
+        save_best='esv',
+        name='dead')
     runner.train()
     assert glob.glob(osp.join(str(tmp_path), 'best_*.pth')) == []
     reference = runner.message_hub.get_info('untrained_reference')

@@ -25,7 +25,7 @@ class ToyModel(NonFiniteLossMixin, BaseModel):
         x = torch.stack(inputs) if isinstance(inputs, list) else inputs
         y = self.fc(x + 0.1 * torch.rand_like(x))
         if mode == 'loss':
-            return dict(loss_toy=(y ** 2).mean())
+            return dict(loss_toy=(y**2).mean())
         return y
 
 
@@ -43,28 +43,42 @@ class ToyDataset(Dataset):
         x = torch.full((2, ), float(i))
         if i == self.nan_at:
             x[0] = float('nan')
-        return dict(inputs=x, data_samples=BaseDataElement(metainfo=dict(
-            sample_idx=i, img_path=f'img_{i}.png', dataset_name='toy')))
+        return dict(
+            inputs=x,
+            data_samples=BaseDataElement(
+                metainfo=dict(
+                    sample_idx=i, img_path=f'img_{i}.png',
+                    dataset_name='toy')))
 
 
-def make_runner(work_dir, max_epochs=2, hidden=1, load_from=None,
-                resume=False, nan_at=None, nonfinite_loss='raise',
+def make_runner(work_dir,
+                max_epochs=2,
+                hidden=1,
+                load_from=None,
+                resume=False,
+                nan_at=None,
+                nonfinite_loss='raise',
                 max_keep_ckpts=-1):
     torch.manual_seed(0)
     return FaultTolerantRunner(
         model=ToyModel(hidden, nonfinite_loss),
         work_dir=work_dir,
         train_dataloader=dict(
-            dataset=ToyDataset(nan_at), batch_size=2,
+            dataset=ToyDataset(nan_at),
+            batch_size=2,
             sampler=dict(type='DefaultSampler', shuffle=False),
             collate_fn=dict(type='pseudo_collate')),
         optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-2)),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
-        default_hooks=dict(checkpoint=dict(
-            type='AtomicCheckpointHook', interval=1,
-            max_keep_ckpts=max_keep_ckpts)),
+        default_hooks=dict(
+            checkpoint=dict(
+                type='AtomicCheckpointHook',
+                interval=1,
+                max_keep_ckpts=max_keep_ckpts)),
         custom_hooks=[dict(type='EpochSeedHook')],
-        load_from=load_from, resume=resume,
-        randomness=dict(seed=0), default_scope='mmhuman_imphmr',
+        load_from=load_from,
+        resume=resume,
+        randomness=dict(seed=0),
+        default_scope='mmhuman_imphmr',
         # unique names: several runners are built within one second
         experiment_name=f'toy_{next(_COUNTER)}_{os.getpid()}')

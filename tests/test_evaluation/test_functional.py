@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from mmhuman_imphmr.evaluation.functional import (
-    align_by_joint, gender_name, is_constant, mpjpe, pa_mpjpe,
-    prediction_spread, pve, shape_view_entanglement, similarity_procrustes)
+from mmhuman_imphmr.evaluation.functional import (align_by_joint, gender_name,
+                                                  is_constant, mpjpe, pa_mpjpe,
+                                                  prediction_spread, pve,
+                                                  shape_view_entanglement,
+                                                  similarity_procrustes)
 
 
 def _joints(n=4, j=14, seed=0):
@@ -43,7 +45,8 @@ def test_mpjpe_after_pelvis_alignment():
     # Constant offset: 0 once both are centred on their pelvis (joint 0).
     np.testing.assert_allclose(
         mpjpe(align_by_joint(pred, pred[:, 0]), align_by_joint(gt, gt[:, 0])),
-        0, atol=1e-12)
+        0,
+        atol=1e-12)
     # Moving one non-pelvis joint by d among J joints: mean error = d / J.
     pred = gt.copy()
     pred[:, 5] += np.array([0.0, 0.03, 0.04])  # |d| = 0.05
@@ -61,16 +64,16 @@ def test_mpjpe_after_pelvis_alignment():
 
 def test_esv():
     phi = np.deg2rad(np.arange(360))  # the paper's 0..359 degrees
-    invariant = np.tile(np.random.default_rng(0).normal(size=(1, 1, 10)),
-                        (2, 360, 1))
-    np.testing.assert_allclose(shape_view_entanglement(invariant), 0,
-                               atol=1e-12)
+    invariant = np.tile(
+        np.random.default_rng(0).normal(size=(1, 1, 10)), (2, 360, 1))
+    np.testing.assert_allclose(
+        shape_view_entanglement(invariant), 0, atol=1e-12)
     betas = np.zeros((1, 360, 10))
     betas[0, :, 0] = np.sin(phi)
     # Over whole periods sin has mean 0 and mean square 1/2, so its population
     # std is 1/sqrt(2); the nine constant betas add 0; mean over ten betas.
-    np.testing.assert_allclose(shape_view_entanglement(betas),
-                               [1 / np.sqrt(2) / 10], rtol=1e-12)
+    np.testing.assert_allclose(
+        shape_view_entanglement(betas), [1 / np.sqrt(2) / 10], rtol=1e-12)
 
 
 def test_prediction_spread_and_is_constant():
@@ -89,14 +92,26 @@ def test_prediction_spread_and_is_constant():
         prediction_spread(np.zeros((0, 3)))
 
 
-@pytest.mark.parametrize('value, expected', [
-    (None, 'neutral'), ('', 'neutral'), ('neutral', 'neutral'),
-    ('male', 'male'), (' Female ', 'female'), ('m', 'male'), ('F', 'female'),
-    (b'f', 'female'), (np.str_('m'), 'male'), (np.array('f'), 'female'),
-    # SPIN / PARE / mmhuman3d integer codes: 0 = male, 1 = female.
-    (0, 'male'), (1, 'female'), (np.int64(0), 'male'), (np.int8(1), 'female'),
-    (np.array([1], np.int32), 'female'),
-])
+@pytest.mark.parametrize(
+    'value, expected',
+    [
+        (None, 'neutral'),
+        ('', 'neutral'),
+        ('neutral', 'neutral'),
+        ('male', 'male'),
+        (' Female ', 'female'),
+        ('m', 'male'),
+        ('F', 'female'),
+        (b'f', 'female'),
+        (np.str_('m'), 'male'),
+        (np.array('f'), 'female'),
+        # SPIN / PARE / mmhuman3d integer codes: 0 = male, 1 = female.
+        (0, 'male'),
+        (1, 'female'),
+        (np.int64(0), 'male'),
+        (np.int8(1), 'female'),
+        (np.array([1], np.int32), 'female'),
+    ])
 def test_gender_name_maps(value, expected):
     assert gender_name(value) == expected
 
@@ -107,14 +122,19 @@ def test_gender_name_maps_tensors():
     assert gender_name(torch.tensor([1])) == 'female'
 
 
-@pytest.mark.parametrize('value, match', [
-    (2, 'unknown gender code 2'),  # this package's cache: 2 = female
-    (-1, 'unknown gender code -1'),  # SPIN's "no gender": must be explicit
-    (True, 'type bool'), (np.bool_(False), 'type bool'),
-    (0.0, 'type float'), (np.float32(1), 'type float32'),
-    ('0', 'code written as text'), ('robot', "unknown gender 'robot'"),
-    (np.array([0, 1]), r'shape \(2,\)'),
-])
+@pytest.mark.parametrize(
+    'value, match',
+    [
+        (2, 'unknown gender code 2'),  # this package's cache: 2 = female
+        (-1, 'unknown gender code -1'),  # SPIN's "no gender": must be explicit
+        (True, 'type bool'),
+        (np.bool_(False), 'type bool'),
+        (0.0, 'type float'),
+        (np.float32(1), 'type float32'),
+        ('0', 'code written as text'),
+        ('robot', "unknown gender 'robot'"),
+        (np.array([0, 1]), r'shape \(2,\)'),
+    ])
 def test_gender_name_refuses(value, match):
     with pytest.raises(ValueError, match=match) as info:
         gender_name(value, 'sample_idx=7')

@@ -15,11 +15,13 @@ def _gt_samples(genders, seed=0):
     g = torch.Generator().manual_seed(seed)
     samples = []
     for i, gender in enumerate(genders):
-        samples.append(dict(
-            sample_idx=i, gender=gender,
-            gt_global_orient=torch.randn(3, generator=g) * 0.5,
-            gt_body_pose=torch.randn(69, generator=g) * 0.2,
-            gt_betas=torch.randn(10, generator=g)))
+        samples.append(
+            dict(
+                sample_idx=i,
+                gender=gender,
+                gt_global_orient=torch.randn(3, generator=g) * 0.5,
+                gt_body_pose=torch.randn(69, generator=g) * 0.2,
+                gt_betas=torch.randn(10, generator=g)))
     return samples
 
 
@@ -28,8 +30,8 @@ def _as_prediction(samples):
     for s in samples:
         s['pred_global_orient'] = axis_angle_to_rotmat(
             s['gt_global_orient'][None])  # (1, 3, 3)
-        s['pred_body_pose'] = axis_angle_to_rotmat(
-            s['gt_body_pose'].reshape(23, 3))
+        s['pred_body_pose'] = axis_angle_to_rotmat(s['gt_body_pose'].reshape(
+            23, 3))
         s['pred_betas'] = s['gt_betas'].clone()
     return samples
 
@@ -75,8 +77,9 @@ def test_mesh_metric_zero_for_gt(metric):
     # Five different GT bodies predicted exactly: the prediction varies with
     # the sample (not image-blind); the gendered ones carry no pred_betas, so
     # there is no betas spread.
-    assert set(result) == {'mpjpe', 'pa_mpjpe', 'pve', 'pred_joints_std',
-                           'pred_image_blind'}
+    assert set(result) == {
+        'mpjpe', 'pa_mpjpe', 'pve', 'pred_joints_std', 'pred_image_blind'
+    }
     assert result['pred_image_blind'] == 0.0
     assert result['pred_joints_std'] > 1.0  # mm
     for key in ('mpjpe', 'pa_mpjpe', 'pve'):
@@ -128,10 +131,13 @@ def _gendered_prediction(metric, samples, gender):
     return samples
 
 
-@pytest.mark.parametrize('code, gender', [
-    (0, 'male'), (1, 'female'), (np.int64(0), 'male'), (np.int32(1), 'female'),
-    (np.array(1), 'female'), (torch.tensor(0), 'male'), ('m', 'male'),
-    ('f', 'female'), ('F', 'female'), (b'm', 'male')])
+@pytest.mark.parametrize('code, gender', [(0, 'male'), (1, 'female'),
+                                          (np.int64(0), 'male'),
+                                          (np.int32(1), 'female'),
+                                          (np.array(1), 'female'),
+                                          (torch.tensor(0), 'male'),
+                                          ('m', 'male'), ('f', 'female'),
+                                          ('F', 'female'), (b'm', 'male')])
 def test_mesh_metric_integer_gender_codes(metric, code, gender):
     # The prediction is the GT body of the model the code stands for (SPIN /
     # PARE: 0 = male, 1 = female). It matches the GT mesh exactly only if the
@@ -207,13 +213,15 @@ def test_esv_metric(warnings):
     views = torch.zeros(360, 10)
     views[:, 0] = torch.sin(PHI)
     invariant = torch.ones(360, 10)
-    metric.process({}, [dict(pred_betas_views=views),
-                        dict(pred_betas_views=invariant), dict()])
+    metric.process({}, [
+        dict(pred_betas_views=views),
+        dict(pred_betas_views=invariant),
+        dict()
+    ])
     result = metric.compute_metrics(metric.results)
     # Mean over the two samples with views: ((1/sqrt2)/10 + 0) / 2, the
     # analytic ESV of the sin sample (see test_functional.test_esv).
-    assert result['esv'] == pytest.approx((1 / np.sqrt(2) / 10) / 2,
-                                          rel=1e-6)
+    assert result['esv'] == pytest.approx((1 / np.sqrt(2) / 10) / 2, rel=1e-6)
     # Canonical betas (view 0) are 0 and 1: they differ between the images;
     # one sample varies with phi; no opacity given: nothing is flagged.
     assert result['esv_raw'] == result['esv']
@@ -228,8 +236,12 @@ def test_esv_metric(warnings):
         metric.compute_metrics(metric.results)
 
 
-def _fake_model_samples(num=4, view_amp=0.01, image_amp=0.5, opacity=0.6,
-                        offset=0.3, seed=0):
+def _fake_model_samples(num=4,
+                        view_amp=0.01,
+                        image_amp=0.5,
+                        opacity=0.6,
+                        offset=0.3,
+                        seed=0):
     """Samples as the estimator writes them for a fake model whose canonical
     beta is ``offset + image_amp * randn`` per image and whose beta 0 moves
     by ``view_amp * sin(phi)`` with the view; ``opacity=None`` omits
@@ -253,8 +265,8 @@ def test_esv_dead_model_is_flagged_not_perfect(warnings):
     # constant), the best possible value, and means nothing: reported as
     # esv = NaN, flagged three times, computed value in esv_raw.
     metric = ESVMetric()
-    metric.process({}, _fake_model_samples(view_amp=0., image_amp=0.,
-                                           opacity=0.))
+    metric.process({},
+                   _fake_model_samples(view_amp=0., image_amp=0., opacity=0.))
     result = metric.compute_metrics(metric.results)
     assert math.isnan(result['esv'])
     assert result['esv_raw'] == 0.0
@@ -297,18 +309,18 @@ def test_esv_healthy_fake_model_is_not_flagged(warnings):
         # Constant model but no pred_opacity (a neck that does not render or
         # an estimator that does not write it): image-blind and
         # view-constant together still make it a constant.
-        (dict(view_amp=0., image_amp=0., opacity=None), (1, 0, 1), True,
-         'one beta for all images and views'),
+        (dict(view_amp=0., image_amp=0., opacity=None),
+         (1, 0, 1), True, 'one beta for all images and views'),
         # Image-blind but the views do vary: a real (bad) ESV, kept.
         (dict(image_amp=0.), (1, 0, 0), False, 'views vary'),
         # Live, image-dependent, view-invariant (the plain baseline): ESV 0
         # is exact and kept; the flag and a warning say it is trivial.
-        (dict(view_amp=0., opacity=None), (0, 0, 1), False,
-         'prediction ignores phi'),
+        (dict(view_amp=0., opacity=None),
+         (0, 0, 1), False, 'prediction ignores phi'),
         # float32-level noise (std 1e-8, below atol 1e-7 + rtol 1e-6 x 0.3)
         # is not dependence on the image.
-        (dict(view_amp=0., image_amp=1e-8, opacity=0.), (1, 1, 1), True,
-         'ulp-level noise counts as constant'),
+        (dict(view_amp=0., image_amp=1e-8, opacity=0.),
+         (1, 1, 1), True, 'ulp-level noise counts as constant'),
     ])
 def test_esv_decision_table(kwargs, flags, nan, why, warnings):
     metric = ESVMetric()
@@ -331,5 +343,8 @@ def test_esv_single_sample_and_bad_opacity(warnings):
     assert result['esv_image_blind'] == 0.0 and 'esv_betas_std' not in result
     assert len(warnings) == 1 and 'cannot check' in warnings[0]
     with pytest.raises(ValueError, match='pred_opacity must be a scalar'):
-        metric.process({}, [dict(pred_betas_views=torch.zeros(4, 10),
-                                 pred_opacity=torch.zeros(4, 4))])
+        metric.process({}, [
+            dict(
+                pred_betas_views=torch.zeros(4, 10),
+                pred_opacity=torch.zeros(4, 4))
+        ])

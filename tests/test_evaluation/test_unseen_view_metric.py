@@ -8,9 +8,9 @@ import pytest
 import torch
 from mmengine.logging import MMLogger
 
-from mmhuman_imphmr.evaluation import (MeshMetric, UnseenViewMetric,
-                                       mask_iou, rotation_angle_deg,
-                                       view_target_joints, view_target_orient)
+from mmhuman_imphmr.evaluation import (MeshMetric, UnseenViewMetric, mask_iou,
+                                       rotation_angle_deg, view_target_joints,
+                                       view_target_orient)
 from mmhuman_imphmr.registry import METRICS
 from mmhuman_imphmr.utils.constants import H36M_PELVIS, H36M_TO_J14
 from mmhuman_imphmr.utils.geometry import (axis_angle_to_rotmat,
@@ -37,11 +37,16 @@ def warnings(monkeypatch):
 
 def _gt_samples(genders, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return [dict(sample_idx=i, gender=gender, has_smpl=torch.tensor(1.),
-                 gt_global_orient=torch.randn(3, generator=g) * 0.5,
-                 gt_body_pose=torch.randn(69, generator=g) * 0.2,
-                 gt_betas=torch.randn(10, generator=g))
-            for i, gender in enumerate(genders)]
+    return [
+        dict(
+            sample_idx=i,
+            gender=gender,
+            has_smpl=torch.tensor(1.),
+            gt_global_orient=torch.randn(3, generator=g) * 0.5,
+            gt_body_pose=torch.randn(69, generator=g) * 0.2,
+            gt_betas=torch.randn(10, generator=g))
+        for i, gender in enumerate(genders)
+    ]
 
 
 def _predict(samples, angles=ANGLES, follow_view=True):
@@ -52,12 +57,14 @@ def _predict(samples, angles=ANGLES, follow_view=True):
         root = axis_angle_to_rotmat(s['gt_global_orient'])  # (3, 3)
         pose = axis_angle_to_rotmat(s['gt_body_pose'].reshape(23, 3))
         phi = torch.deg2rad(torch.tensor(angles))
-        roots = (rotate_global_orient_to_view(root.expand(len(angles), 3, 3),
-                                              phi)
-                 if follow_view else root.expand(len(angles), 3, 3))
+        roots = (
+            rotate_global_orient_to_view(root.expand(len(angles), 3, 3), phi)
+            if follow_view else root.expand(len(angles), 3, 3))
         s['pred_view_angles'] = torch.tensor(angles)
-        s['pred_view_rotmat'] = torch.cat(
-            [roots[:, None], pose.expand(len(angles), 23, 3, 3)], dim=1)
+        s['pred_view_rotmat'] = torch.cat([
+            roots[:, None], pose.expand(len(angles), 23, 3, 3)
+        ],
+                                          dim=1)
         s['pred_view_betas'] = s['gt_betas'].expand(len(angles), 10).clone()
         s['pred_global_orient'] = root[None]
     return samples
@@ -74,8 +81,10 @@ def _evaluate(metric, samples):
 
 def _gt_joints14(metric, samples):
     """GT pelvis-centred 14 joints (MeshMetric's protocol), metres."""
-    params = {k: torch.stack([s[f'gt_{k}'] for s in samples])
-              for k in ('global_orient', 'body_pose', 'betas')}
+    params = {
+        k: torch.stack([s[f'gt_{k}'] for s in samples])
+        for k in ('global_orient', 'body_pose', 'betas')
+    }
     with torch.no_grad():
         verts = metric.body_models['neutral'](**params)['vertices']
     joints = torch.einsum('jv,bvc->bjc',
@@ -97,13 +106,14 @@ def test_rotation_angle_deg():
     base = axis_angle_to_rotmat(torch.as_tensor(rng.normal(size=(5, 3))))
     for deg in (0., 1e-4, 30., 90., 179.9, 180.):
         turn = rotation_y(math.radians(deg), base) @ base  # angle exactly deg
-        np.testing.assert_allclose(rotation_angle_deg(turn, base), deg,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            rotation_angle_deg(turn, base), deg, atol=1e-6)
     # Any axis: the angle of a rotation vector is its norm.
     vec = torch.tensor([[0.3, -0.4, 1.2]], dtype=torch.float64)
     np.testing.assert_allclose(
         rotation_angle_deg(axis_angle_to_rotmat(vec) @ base[:1], base[:1]),
-        np.degrees(vec.norm().item()), rtol=1e-9)
+        np.degrees(vec.norm().item()),
+        rtol=1e-9)
     with pytest.raises(ValueError, match=r'\[\.\.\., 3, 3\]'):
         rotation_angle_deg(np.eye(3)[None], np.eye(3))
 
@@ -113,8 +123,7 @@ def test_view_targets_follow_the_geometry_convention():
     out = view_target_joints(x, [90.0, 360.0])
     assert out.shape == (1, 2, 2, 3)
     # R_y(-90) = [[0, 0, -1], [0, 1, 0], [1, 0, 0]]: (x, y, z) -> (-z, y, x)
-    np.testing.assert_allclose(out[0, 0], [[0, 2, 1], [-3, -1, 0]],
-                               atol=1e-12)
+    np.testing.assert_allclose(out[0, 0], [[0, 2, 1], [-3, -1, 0]], atol=1e-12)
     np.testing.assert_allclose(out[0, 1], x[0], atol=1e-12)  # a full turn
     root = axis_angle_to_rotmat(torch.tensor([[0.2, 0.5, -0.1]]))
     orient = view_target_orient(root, [90.0])
@@ -145,8 +154,10 @@ def test_view_following_predictor_scores_zero(metric):
     result = _evaluate(metric, _predict(_gt_samples(['neutral'] * 3)))
     names = [f'{a:g}' for a in ANGLES]
     assert set(result) == ({'nv_mpjpe', 'orient_err', 'orient_err_0'}
-                           | {f'nv_mpjpe_{n}' for n in names}
-                           | {f'orient_err_{n}' for n in names})
+                           | {f'nv_mpjpe_{n}'
+                              for n in names}
+                           | {f'orient_err_{n}'
+                              for n in names})
     assert list(result)[0] == 'nv_mpjpe'  # save_best='auto'
     for key, value in result.items():
         assert value == pytest.approx(0, abs=2e-3), key  # mm / degrees
@@ -169,8 +180,7 @@ def test_view_ignoring_predictor_closed_form(metric):
         # R_gt^T R_y(-phi) R_gt is a rotation by phi (about R_gt^T y): the
         # geodesic angle is phi, folded into [0, 180].
         folded = deg if deg <= 180 else 360 - deg
-        assert result[f'orient_err_{deg:g}'] == pytest.approx(folded,
-                                                              abs=1e-4)
+        assert result[f'orient_err_{deg:g}'] == pytest.approx(folded, abs=1e-4)
     assert result['orient_err'] == pytest.approx(
         np.mean([30, 90, 180, 90]), abs=1e-4)
     assert result['nv_mpjpe'] == pytest.approx(
@@ -187,15 +197,15 @@ def test_gendered_gt_matches_mesh_metric(metric, body_model_root):
     result = _evaluate(metric, samples)
     mesh = MeshMetric(body_model=dict(type='SMPL', model_path=body_model_root))
     for s in samples:
-        s['pred_body_pose'] = axis_angle_to_rotmat(
-            s['gt_body_pose'].reshape(23, 3))
+        s['pred_body_pose'] = axis_angle_to_rotmat(s['gt_body_pose'].reshape(
+            23, 3))
         s['pred_betas'] = s['gt_betas']
     mesh.process({}, samples)
     reference = mesh.compute_metrics(mesh.results)['mpjpe']
     assert reference > 0.1
     for deg in ANGLES:
-        assert result[f'nv_mpjpe_{deg:g}'] == pytest.approx(reference,
-                                                            rel=1e-4)
+        assert result[f'nv_mpjpe_{deg:g}'] == pytest.approx(
+            reference, rel=1e-4)
 
 
 def test_silhouette_iou_over_valid_samples(metric):
@@ -214,9 +224,10 @@ def test_silhouette_iou_over_valid_samples(metric):
     assert result['nv_iou_90'] == result['nv_iou_180'] == \
         result['nv_iou'] == pytest.approx(0.5)
     samples[0]['gt_view_silhouette'] = mask[:1]
-    with pytest.raises(ValueError,
-                       match=r'"gt_view_silhouette".*\(2, 16, 16\).*'
-                             r'\(1, 16, 16\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'"gt_view_silhouette".*\(2, 16, 16\).*'
+            r'\(1, 16, 16\)'):
         _evaluate(metric, samples)
     samples[0]['gt_view_silhouette'] = mask.clone()
     del samples[0]['gt_view_silhouette_valid']
@@ -242,10 +253,10 @@ def test_missing_views_and_missing_gt(metric, warnings):
 
 
 @pytest.mark.parametrize('key, value, match', [
-    ('pred_view_rotmat', torch.zeros(4, 23, 3, 3),
-     r'"pred_view_rotmat".*\(4, 24, 3, 3\).*\(4, 23, 3, 3\)'),
-    ('pred_view_betas', torch.zeros(3, 10),
-     r'"pred_view_betas".*\(4, 10\).*\(3, 10\)'),
+    ('pred_view_rotmat', torch.zeros(
+        4, 23, 3, 3), r'"pred_view_rotmat".*\(4, 24, 3, 3\).*\(4, 23, 3, 3\)'),
+    ('pred_view_betas', torch.zeros(
+        3, 10), r'"pred_view_betas".*\(4, 10\).*\(3, 10\)'),
     ('pred_view_angles', torch.tensor([0., 90., 180., 270.]), r'\(0, 360\)'),
     ('pred_view_betas', None, r'not \[.pred_view_betas.\]'),
 ])

@@ -31,20 +31,24 @@ def _write_data(root: str) -> str:
     num = 4
     paths = []
     for i in range(num):
-        cv2.imwrite(osp.join(root, f'{i}.png'),
-                    rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+        cv2.imwrite(
+            osp.join(root, f'{i}.png'),
+            rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
         paths.append(f'{i}.png')
     npz = osp.join(root, 'tiny.npz')
-    save_human_data(npz, dict(
-        image_path=np.array(paths),
-        bbox_xywh=np.tile([[2., 2., 28., 28., 1.]], (num, 1)),
-        keypoints2d=rng.uniform(2, 30, (num, 49, 3)).astype(np.float32),
-        keypoints2d_convention='smpl_49',
-        # half with SMPL labels (L_imag), half without (L_cons)
-        has_smpl=np.array([1, 0, 1, 0]),
-        smpl=dict(global_orient=np.tile([[np.pi, 0., 0.]], (num, 1)),
-                  body_pose=0.1 * rng.normal(size=(num, 69)),
-                  betas=0.5 * rng.normal(size=(num, 10)))))
+    save_human_data(
+        npz,
+        dict(
+            image_path=np.array(paths),
+            bbox_xywh=np.tile([[2., 2., 28., 28., 1.]], (num, 1)),
+            keypoints2d=rng.uniform(2, 30, (num, 49, 3)).astype(np.float32),
+            keypoints2d_convention='smpl_49',
+            # half with SMPL labels (L_imag), half without (L_cons)
+            has_smpl=np.array([1, 0, 1, 0]),
+            smpl=dict(
+                global_orient=np.tile([[np.pi, 0., 0.]], (num, 1)),
+                body_pose=0.1 * rng.normal(size=(num, 69)),
+                betas=0.5 * rng.normal(size=(num, 10)))))
     return npz
 
 
@@ -58,8 +62,9 @@ def _config(tmp: str, npz: str, body_model_root: str, kill_iter=None) -> str:
                               allow_failed_imports=False)
         model = dict(
             init_cfg=None,
-            head=dict(mean_params={body_model_root + '/smpl_mean_params.npz'!r},
-                      body_model=dict(model_path={body_model_root!r})),
+            head=dict(
+                mean_params={body_model_root + '/smpl_mean_params.npz'!r},
+                body_model=dict(model_path={body_model_root!r})),
             neck=dict(hidden_dim=16, num_samples=4),
             silhouette_head=dict(channels=(4, ) * 4))
         pipeline = [
@@ -92,18 +97,20 @@ def _config(tmp: str, npz: str, body_model_root: str, kill_iter=None) -> str:
 
 
 def _train(cfg: str, work_dir: str, env: dict, resume: bool = False):
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg,
-           '--work-dir', work_dir] + (['--resume'] if resume else [])
-    return subprocess.run(cmd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    cmd = [
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'), cfg, '--work-dir', work_dir
+    ] + (['--resume'] if resume else [])
+    return subprocess.run(
+        cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU determinism')
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path, body_model_root):
     tmp = str(tmp_path)
     npz = _write_data(tmp)
-    env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + ROOT,
-               OMP_NUM_THREADS='1')
+    env = dict(
+        os.environ, PYTHONPATH=HERE + os.pathsep + ROOT, OMP_NUM_THREADS='1')
     cfg_a, cfg_b = osp.join(tmp, 'a.py'), osp.join(tmp, 'b.py')
     with open(cfg_a, 'w') as f:
         f.write(_config(tmp, npz, body_model_root))
@@ -136,8 +143,8 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, body_model_root):
     for sa, sb in zip(a['optimizer']['state'].values(),
                       b['optimizer']['state'].values()):
         for key in sa:
-            assert torch.equal(torch.as_tensor(sa[key]),
-                               torch.as_tensor(sb[key])), key
+            assert torch.equal(
+                torch.as_tensor(sa[key]), torch.as_tensor(sb[key])), key
     # Training moved the weights (the comparison is not trivially true).
     first = torch.load(osp.join(wb, 'epoch_3.pth'), weights_only=False)
     assert first['meta']['epoch'] == 3

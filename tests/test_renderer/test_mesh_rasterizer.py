@@ -13,7 +13,7 @@ FOCAL, CX, CY = 20.0, 10.3, 9.1  # off-centre principal point
 
 
 def random_mesh(seed, num_faces=12, num_verts=20):
-    """Random triangles in front of the camera, some partly outside the image."""
+    """Random triangles before the camera, some partly outside the image."""
     gen = torch.Generator().manual_seed(seed)
     z = 2.0 + 2.0 * torch.rand(num_verts, generator=gen)
     x = (torch.rand(num_verts, generator=gen) * 1.4 - 0.7) * z
@@ -37,8 +37,10 @@ def brute_force(verts, faces, fx=FOCAL, fy=FOCAL, cx=CX, cy=CY, h=H, w=W):
     """
     verts = np.asarray(verts, dtype=np.float64)
     faces = np.asarray(faces)
-    uv = np.stack([fx * verts[:, 0] / verts[:, 2] + cx,
-                   fy * verts[:, 1] / verts[:, 2] + cy], 1)
+    uv = np.stack([
+        fx * verts[:, 0] / verts[:, 2] + cx,
+        fy * verts[:, 1] / verts[:, 2] + cy
+    ], 1)
     sil = np.zeros((h, w))
     face_idx = -np.ones((h, w), dtype=np.int64)
     depth = np.zeros((h, w))
@@ -51,14 +53,17 @@ def brute_force(verts, faces, fx=FOCAL, fy=FOCAL, cx=CX, cy=CY, h=H, w=W):
             hits = []
             for f, (a, b, c) in enumerate(faces):
                 tri = uv[[a, b, c]]
-                cross = [np.cross(tri[(k + 1) % 3] - tri[k], p - tri[k])
-                         for k in range(3)]
+                cross = [
+                    np.cross(tri[(k + 1) % 3] - tri[k], p - tri[k])
+                    for k in range(3)
+                ]
                 for k in range(3):  # distance to each edge segment
                     e = tri[(k + 1) % 3] - tri[k]
                     t = np.clip(np.dot(p - tri[k], e) / np.dot(e, e), 0, 1)
                     if np.linalg.norm(p - tri[k] - t * e) < tol:
                         ambiguous[i, j] = True
-                if all(c_ >= 0 for c_ in cross) or all(c_ <= 0 for c_ in cross):
+                if all(c_ >= 0 for c_ in cross) or all(c_ <= 0
+                                                       for c_ in cross):
                     normal = np.cross(verts[b] - verts[a], verts[c] - verts[a])
                     z = np.dot(normal, verts[a]) / np.dot(normal, ray)
                     hits.append((z, f))
@@ -74,8 +79,8 @@ def brute_force(verts, faces, fx=FOCAL, fy=FOCAL, cx=CX, cy=CY, h=H, w=W):
 @pytest.mark.parametrize('seed', [0, 1])
 def test_matches_brute_force(seed):
     verts, faces = random_mesh(seed)
-    rast = MeshRasterizer(image_size=(H, W), focal_length=FOCAL,
-                          principal_point=(CX, CY))
+    rast = MeshRasterizer(
+        image_size=(H, W), focal_length=FOCAL, principal_point=(CX, CY))
     sil = rast.silhouette(verts[None], faces)[0].numpy()
     frag = rast.rasterize(verts[None], faces)
     exp_sil, exp_face, exp_depth, ambiguous = brute_force(verts, faces)
@@ -87,18 +92,18 @@ def test_matches_brute_force(seed):
     np.testing.assert_array_equal(sil[ok], exp_sil[ok])
     np.testing.assert_array_equal(frag['face_index'][0].numpy()[ok],
                                   exp_face[ok])
-    np.testing.assert_allclose(frag['depth'][0].numpy()[ok], exp_depth[ok],
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        frag['depth'][0].numpy()[ok], exp_depth[ok], rtol=1e-4, atol=1e-6)
     # Perspective-correct barycentrics reproduce the 3D surface point, which
     # lies on the camera ray: its projection is the pixel centre.
     covered = frag['face_index'][0] >= 0
     corners = verts[faces[frag['face_index'][0][covered]]]  # (P, 3, 3)
     point = (frag['bary'][0][covered].unsqueeze(-1) * corners).sum(1)
     rows, cols = covered.nonzero(as_tuple=True)
-    np.testing.assert_allclose(FOCAL * point[:, 0] / point[:, 2] + CX,
-                               cols + 0.5, atol=1e-3)
-    np.testing.assert_allclose(FOCAL * point[:, 1] / point[:, 2] + CY,
-                               rows + 0.5, atol=1e-3)
+    np.testing.assert_allclose(
+        FOCAL * point[:, 0] / point[:, 2] + CX, cols + 0.5, atol=1e-3)
+    np.testing.assert_allclose(
+        FOCAL * point[:, 1] / point[:, 2] + CY, rows + 0.5, atol=1e-3)
 
 
 def test_chunking_does_not_change_results():
@@ -106,15 +111,16 @@ def test_chunking_does_not_change_results():
     verts = torch.stack([verts, verts * torch.tensor([1.1, 0.9, 1.0])])
     full = MeshRasterizer((H, W), FOCAL, (CX, CY))
     tiny = MeshRasterizer((H, W), FOCAL, (CX, CY), max_candidates=7)
-    assert torch.equal(full.silhouette(verts, faces),
-                       tiny.silhouette(verts, faces))
+    assert torch.equal(
+        full.silhouette(verts, faces), tiny.silhouette(verts, faces))
     for key, value in full.rasterize(verts, faces).items():
         assert torch.equal(value, tiny.rasterize(verts, faces)[key]), key
 
 
 def square(side, z, angle=0.0, centre=(0.0, 0.0)):
-    """A square of ``side`` at depth ``z`` facing the camera, turned in-plane."""
-    corners = torch.tensor([[-1., -1.], [1., -1.], [1., 1.], [-1., 1.]]) * side / 2
+    """A ``side`` square at depth ``z`` facing the camera, turned in-plane."""
+    corners = torch.tensor([[-1., -1.], [1., -1.], [1., 1.], [-1., 1.]
+                            ]) * side / 2
     c, s = math.cos(angle), math.sin(angle)
     corners = corners @ torch.tensor([[c, s], [-s, c]]) + torch.tensor(centre)
     verts = torch.cat([corners, torch.full((4, 1), z)], 1)
@@ -188,16 +194,16 @@ def test_barycentric_colours_and_lambertian_shading():
     white = torch.ones(3, 3)
     for f in (faces, faces.flip(1)):
         for shading in ('smooth', 'flat'):
-            img = rast.render(verts[None], f, white, ambient=0.3,
-                              shading=shading)['image']
+            img = rast.render(
+                verts[None], f, white, ambient=0.3, shading=shading)['image']
             assert img[0, 40, 32].tolist() == pytest.approx([1.0] * 3)
     # Plane tilted by 60 deg about y (normal at 60 deg to the light):
     # ambient + (1 - ambient) * cos(60 deg) = 0.3 + 0.7 * 0.5.
     tilt = torch.tensor([[-0.5, -0.5, 2.0 - 0.5 * math.sqrt(3)],
                          [0.5, -0.5, 2.0 + 0.5 * math.sqrt(3)],
                          [0.0, 0.5, 2.0]])
-    img = rast.render(tilt[None], faces, white, ambient=0.3,
-                      shading='flat')['image']
+    img = rast.render(
+        tilt[None], faces, white, ambient=0.3, shading='flat')['image']
     assert img[0, 36, 30, 0].item() == pytest.approx(0.65, abs=1e-5)
 
 
@@ -212,8 +218,8 @@ def test_empty_and_degenerate_inputs():
     assert rast.silhouette(outside[None], faces).sum() == 0
     # No faces at all, and an empty render keeps the background.
     assert rast.silhouette(verts[None], faces[:0]).sum() == 0
-    out = rast.render(verts[None], faces[:0], torch.rand(20, 3),
-                      background=(0.2, 0.4, 0.6))
+    out = rast.render(
+        verts[None], faces[:0], torch.rand(20, 3), background=(0.2, 0.4, 0.6))
     assert out['mask'].sum() == 0 and out['depth'].sum() == 0
     assert torch.allclose(out['image'], torch.tensor([0.2, 0.4, 0.6]))
     # Degenerate (collinear, repeated) triangles and one crossing the near
@@ -222,12 +228,13 @@ def test_empty_and_degenerate_inputs():
                           [-1., -1., -1.], [1., -1., 3.], [0., 1., 3.]])
     dfaces = torch.tensor([[0, 1, 2], [0, 0, 1], [3, 4, 5]])
     assert rast.silhouette(degen[None], dfaces).sum() == 0
-    assert rast.render(degen[None], dfaces, torch.ones(6, 3))['mask'].sum() == 0
+    assert rast.render(degen[None], dfaces, torch.ones(6,
+                                                       3))['mask'].sum() == 0
 
 
 def test_batch_matches_single_renders():
-    rast = MeshRasterizer(image_size=(H, W), focal_length=FOCAL,
-                          principal_point=(CX, CY))
+    rast = MeshRasterizer(
+        image_size=(H, W), focal_length=FOCAL, principal_point=(CX, CY))
     meshes = [random_mesh(seed)[0] for seed in (5, 6, 7)]
     faces = random_mesh(5)[1]
     batch = torch.stack(meshes)
@@ -250,13 +257,14 @@ def test_registry_and_bad_input():
     with pytest.raises(ValueError, match='vertices'):
         rast.silhouette(torch.zeros(5, 3), torch.zeros(1, 3, dtype=torch.long))
     with pytest.raises(ValueError, match='vertex_colors'):
-        rast.render(torch.ones(1, 3, 3), torch.tensor([[0, 1, 2]]),
-                    torch.ones(4, 3))
+        rast.render(
+            torch.ones(1, 3, 3), torch.tensor([[0, 1, 2]]), torch.ones(4, 3))
 
 
 def test_pytorch3d_backend_matches_builtin():
     pytest.importorskip(
-        'pytorch3d', reason='pytorch3d has no PyPI wheel for Linux; the '
+        'pytorch3d',
+        reason='pytorch3d has no PyPI wheel for Linux; the '
         'optional PyTorch3DRasterizer backend is only testable where it was '
         'built from source')
     from mmhuman_imphmr.renderer import PyTorch3DRasterizer
@@ -265,5 +273,6 @@ def test_pytorch3d_backend_matches_builtin():
     theirs = PyTorch3DRasterizer((H, W), FOCAL, (CX, CY))
     _, _, _, ambiguous = brute_force(verts, faces)
     ok = torch.from_numpy(~ambiguous)
-    assert torch.equal(ours.silhouette(verts[None], faces)[0][ok],
-                       theirs.silhouette(verts[None], faces)[0][ok])
+    assert torch.equal(
+        ours.silhouette(verts[None], faces)[0][ok],
+        theirs.silhouette(verts[None], faces)[0][ok])

@@ -12,8 +12,9 @@ from mmhuman_imphmr.renderer.shading import vertex_normals
 def _quad(z_tilt: float = 0.0):
     """Two triangles of one square of side 1 at depth 2 (area 1 in total),
     consistently wound; ``z_tilt`` raises its right edge toward the camera."""
-    verts = torch.tensor([[-0.5, -0.5, 2.0 + z_tilt], [0.5, -0.5, 2.0 - z_tilt],
-                          [0.5, 0.5, 2.0 - z_tilt], [-0.5, 0.5, 2.0 + z_tilt]])
+    verts = torch.tensor([[-0.5, -0.5, 2.0 + z_tilt],
+                          [0.5, -0.5, 2.0 - z_tilt], [0.5, 0.5, 2.0 - z_tilt],
+                          [-0.5, 0.5, 2.0 + z_tilt]])
     faces = torch.tensor([[0, 1, 2], [0, 2, 3]])
     return verts, faces
 
@@ -38,13 +39,21 @@ def test_per_image_light_and_ambient_equal_single_renders():
     lights = torch.tensor([[0.5, 0.2, 1.0], [-0.4, 0.6, 1.0]])
     ambient = torch.tensor([0.3, 0.6])
     fragments = rast.rasterize(batch, faces)
-    out = shade_fragments(fragments, batch, faces, colors,
-                          light_direction=lights, ambient=ambient)
+    out = shade_fragments(
+        fragments,
+        batch,
+        faces,
+        colors,
+        light_direction=lights,
+        ambient=ambient)
     images = []
     for k in range(2):
-        single = rast.render(batch[k:k + 1], faces, colors[k],
-                             light_direction=lights[k].tolist(),
-                             ambient=float(ambient[k]))
+        single = rast.render(
+            batch[k:k + 1],
+            faces,
+            colors[k],
+            light_direction=lights[k].tolist(),
+            ambient=float(ambient[k]))
         images.append(single['image'][0])
         torch.testing.assert_close(out['image'][k], single['image'][0])
     assert not torch.allclose(images[0], images[1])  # the lights do differ
@@ -55,21 +64,31 @@ def test_tilted_plane_lambert_and_bad_arguments():
     # ambient + (1 - ambient) cos(60 deg), for both shading modes (all four
     # vertex normals of a plane are parallel).
     s = math.sqrt(3) / 2
-    verts = torch.tensor([[-0.25, -0.5, 2.0 - s / 2], [0.25, -0.5, 2.0 + s / 2],
-                          [0.25, 0.5, 2.0 + s / 2], [-0.25, 0.5, 2.0 - s / 2]])
+    verts = torch.tensor([[-0.25, -0.5, 2.0 - s / 2],
+                          [0.25, -0.5, 2.0 + s / 2], [0.25, 0.5, 2.0 + s / 2],
+                          [-0.25, 0.5, 2.0 - s / 2]])
     faces = torch.tensor([[0, 1, 2], [0, 2, 3]])
     rast = MeshRasterizer(image_size=32, focal_length=32.0)
     for shading in ('smooth', 'flat'):
-        img = rast.render(verts[None], faces, torch.ones(4, 3), ambient=0.3,
-                          shading=shading)['image']
+        img = rast.render(
+            verts[None], faces, torch.ones(4, 3), ambient=0.3,
+            shading=shading)['image']
         assert img[0, 16, 16, 0].item() == pytest.approx(0.65, abs=1e-5)
     fragments = rast.rasterize(verts[None], faces)
     with pytest.raises(ValueError, match='light_direction'):
-        shade_fragments(fragments, verts[None], faces, torch.ones(4, 3),
-                        light_direction=torch.ones(2, 3))
+        shade_fragments(
+            fragments,
+            verts[None],
+            faces,
+            torch.ones(4, 3),
+            light_direction=torch.ones(2, 3))
     with pytest.raises(ValueError, match=r'ambient must be in \[0, 1\]'):
-        shade_fragments(fragments, verts[None], faces, torch.ones(4, 3),
-                        ambient=torch.tensor([1.5]))
+        shade_fragments(
+            fragments,
+            verts[None],
+            faces,
+            torch.ones(4, 3),
+            ambient=torch.tensor([1.5]))
 
 
 def test_generator_images_are_rasterizer_renders(body_model_root):
@@ -87,10 +106,12 @@ def test_generator_images_are_rasterizer_renders(body_model_root):
         verts = torch.from_numpy(out['vertices'][k:k + 1])
         colors = torch.from_numpy(vertex_colors(renderer.parts, p['palette']))
         single = renderer.rasterizer.render(
-            verts, renderer.faces, colors,
+            verts,
+            renderer.faces,
+            colors,
             background=torch.from_numpy(p['background']),
             light_direction=torch.from_numpy(p['light']),
             ambient=float(p['ambient']))
         assert out['mask'][k].sum() > 20  # a person is in the picture
-        np.testing.assert_allclose(out['image'][k], single['image'][0].numpy(),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            out['image'][k], single['image'][0].numpy(), atol=1e-6)

@@ -12,12 +12,13 @@ def box(lo, hi):
     """Closed axis-aligned box mesh: (vertices Tensor[8, 3], faces [12, 3])."""
     lo, hi = torch.tensor(lo), torch.tensor(hi)
     corners = torch.tensor([[(k >> 0) & 1, (k >> 1) & 1, (k >> 2) & 1]
-                            for k in range(8)], dtype=torch.float32)
+                            for k in range(8)],
+                           dtype=torch.float32)
     verts = lo + corners * (hi - lo)
     quads = [[0, 1, 3, 2], [4, 6, 7, 5], [0, 4, 5, 1], [2, 3, 7, 6],
              [0, 2, 6, 4], [1, 5, 7, 3]]
     faces = [[q[0], q[1], q[2]] for q in quads] + [[q[0], q[2], q[3]]
-                                                  for q in quads]
+                                                   for q in quads]
     return verts, torch.tensor(faces)
 
 
@@ -70,8 +71,8 @@ def test_phi_pi_turns_the_body_around():
     front = render_view_silhouettes(verts, faces, pelvis, torch.zeros(1),
                                     transl)
     assert (sil != front).float().sum() > 100
-    centre_col = 5000 * 128 / 224 * (pelvis[0, 0] + transl[0, 0]) / transl[
-        0, 2] + 64
+    centre_col = 5000 * 128 / 224 * (pelvis[0, 0] +
+                                     transl[0, 0]) / transl[0, 2] + 64
     cols = torch.arange(128) + 0.5
     src = (2 * centre_col - cols - 0.5).round().long().clamp(0, 127)
     flipped = front[..., src]

@@ -15,8 +15,9 @@ spec.loader.exec_module(bench)
 def test_default_models_cover_the_paper_tables():
     models = bench.model_list(bench.parse_args([]))
     labels = [m[0] for m in models]
-    assert labels[:4] == ['imphmr_r50_mix', 'baseline_r50_mix',
-                          'ptn_r50_mix', 'hmr_r50_mix']  # HMR-EFT
+    assert labels[:4] == [
+        'imphmr_r50_mix', 'baseline_r50_mix', 'ptn_r50_mix', 'hmr_r50_mix'
+    ]  # HMR-EFT
     sizes = sorted(m[2].get('model.neck.map_size', 4) for m in models
                    if 'imphmr' in m[0])
     assert sizes == [1, 2, 4, 6]
@@ -26,15 +27,19 @@ def test_default_models_cover_the_paper_tables():
 
 CONFIG = osp.join(ROOT, 'configs', 'imphmr_r18_synthetic.py')
 # Small models (the CPU quick-start config, 64 x 64 input) keep it short.
-FAST = ['--warmup', '0', '--iters', '1', '--repeats', '1', '--input-size',
-        '64', '--device', 'cpu']
+FAST = [
+    '--warmup', '0', '--iters', '1', '--repeats', '1', '--input-size', '64',
+    '--device', 'cpu'
+]
 
 
 def test_benchmark_one_iteration_writes_json(body_model_root, tmp_path):
     out = str(tmp_path / 'bench.json')
-    bench.main(['--configs', CONFIG, '--map-sizes', '2', '--baseline',
-                'imphmr_r18_synthetic', '--body-model-root', body_model_root,
-                '--out', out] + FAST)
+    bench.main([
+        '--configs', CONFIG, '--map-sizes', '2', '--baseline',
+        'imphmr_r18_synthetic', '--body-model-root', body_model_root, '--out',
+        out
+    ] + FAST)
     with open(out) as f:
         report = json.load(f)
     assert report['device'] == 'cpu' and report['device_name']
@@ -54,9 +59,11 @@ def test_benchmark_one_iteration_writes_json(body_model_root, tmp_path):
 
 def test_train_step_in_subprocess(body_model_root, tmp_path):
     out = str(tmp_path / 'train.json')
-    bench.main(['--configs', CONFIG, '--body-model-root', body_model_root,
-                '--train-step', '--batch-size', '2', '--train-iters', '1',
-                '--train-rounds', '2', '--out', out] + FAST)
+    bench.main([
+        '--configs', CONFIG, '--body-model-root', body_model_root,
+        '--train-step', '--batch-size', '2', '--train-iters', '1',
+        '--train-rounds', '2', '--out', out
+    ] + FAST)
     with open(out) as f:
         (result, ) = json.load(f)['results']
     train = result['train']
@@ -104,10 +111,11 @@ def test_compile_and_amp_flags(body_model_root, tmp_path, monkeypatch):
 
     monkeypatch.setattr(bench.torch, 'compile', fake_compile)
     out = str(tmp_path / 'amp.json')
-    bench.main(['--configs', CONFIG, '--body-model-root', body_model_root,
-                '--compile', 'reduce-overhead', '--amp', '--train-step',
-                '--batch-size', '2', '--train-iters', '1', '--out', out]
-               + FAST)
+    bench.main([
+        '--configs', CONFIG, '--body-model-root', body_model_root, '--compile',
+        'reduce-overhead', '--amp', '--train-step', '--batch-size', '2',
+        '--train-iters', '1', '--out', out
+    ] + FAST)
     assert modes == ['reduce-overhead']
     with open(out) as f:
         report = json.load(f)

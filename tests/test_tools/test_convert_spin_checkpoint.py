@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from mmhuman_imphmr.models.backbones import ResNet
 from mmhuman_imphmr.models.heads import SMPLRegressionHead
 
-TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools',
-                'convert_spin_checkpoint.py')
+TOOL = osp.join(
+    osp.dirname(__file__), '..', '..', 'tools', 'convert_spin_checkpoint.py')
 spec = importlib.util.spec_from_file_location('convert_spin_checkpoint', TOOL)
 tool = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(tool)
@@ -59,28 +59,32 @@ def _rot6d(x):
     # stack b1, b2, b1 x b2 as columns.
     a = x.view(-1, 3, 2)
     b1 = F.normalize(a[:, :, 0], dim=1)
-    b2 = F.normalize(a[:, :, 1] - (b1 * a[:, :, 1]).sum(1, keepdim=True) * b1,
-                     dim=1)
+    b2 = F.normalize(
+        a[:, :, 1] - (b1 * a[:, :, 1]).sum(1, keepdim=True) * b1, dim=1)
     return torch.stack([b1, b2, torch.cross(b1, b2, dim=1)], dim=-1)
 
 
 def spin_hmr_forward(sd, img, n_iter=3):
     """SPIN HMR.forward (eval mode) for BasicBlock ResNets, from a raw dict."""
-    x = F.relu(_bn(F.conv2d(img, sd['conv1.weight'], stride=2, padding=3),
-                   sd, 'bn1'))
+    x = F.relu(
+        _bn(F.conv2d(img, sd['conv1.weight'], stride=2, padding=3), sd, 'bn1'))
     x = F.max_pool2d(x, 3, 2, 1)
     for stage, blocks in enumerate((2, 2, 2, 2), start=1):
         for b in range(blocks):
             p = f'layer{stage}.{b}'
             stride = 2 if (stage > 1 and b == 0) else 1
-            out = F.relu(_bn(F.conv2d(x, sd[p + '.conv1.weight'],
-                                      stride=stride, padding=1), sd,
-                             p + '.bn1'))
-            out = _bn(F.conv2d(out, sd[p + '.conv2.weight'], padding=1), sd,
-                      p + '.bn2')
+            out = F.relu(
+                _bn(
+                    F.conv2d(
+                        x, sd[p + '.conv1.weight'], stride=stride, padding=1),
+                    sd, p + '.bn1'))
+            out = _bn(
+                F.conv2d(out, sd[p + '.conv2.weight'], padding=1), sd,
+                p + '.bn2')
             if p + '.downsample.0.weight' in sd:
-                x = _bn(F.conv2d(x, sd[p + '.downsample.0.weight'],
-                                 stride=stride), sd, p + '.downsample.1')
+                x = _bn(
+                    F.conv2d(x, sd[p + '.downsample.0.weight'], stride=stride),
+                    sd, p + '.downsample.1')
             x = F.relu(out + x)
     xf = x.mean(dim=(2, 3))  # SPIN's AvgPool2d(7) on its 7x7 map
     n = img.shape[0]
@@ -103,10 +107,18 @@ def _load_converted(path):
     sd = ckpt['state_dict']
     backbone = ResNet(depth=DEPTH)
     head = SMPLRegressionHead(in_channels=FEAT)
-    backbone.load_state_dict({k[len('backbone.'):]: v for k, v in sd.items()
-                              if k.startswith('backbone.')}, strict=True)
-    head.load_state_dict({k[len('head.'):]: v for k, v in sd.items()
-                          if k.startswith('head.')}, strict=True)
+    backbone.load_state_dict(
+        {
+            k[len('backbone.'):]: v
+            for k, v in sd.items() if k.startswith('backbone.')
+        },
+        strict=True)
+    head.load_state_dict(
+        {
+            k[len('head.'):]: v
+            for k, v in sd.items() if k.startswith('head.')
+        },
+        strict=True)
     return ckpt, backbone.eval(), head.eval()
 
 
@@ -114,9 +126,19 @@ def _load_converted(path):
 def test_converted_checkpoint_reproduces_spin_forward(tmp_path, prefix):
     spin = _spin_state_dict()
     src = tmp_path / 'model_checkpoint.pt'
-    torch.save({'model': {prefix + k: v for k, v in spin.items()},
-                'optimizer': {'state': {}, 'param_groups': []},
-                'epoch': 3, 'total_step_count': 1234}, src)
+    torch.save(
+        {
+            'model': {
+                prefix + k: v
+                for k, v in spin.items()
+            },
+            'optimizer': {
+                'state': {},
+                'param_groups': []
+            },
+            'epoch': 3,
+            'total_step_count': 1234
+        }, src)
     dst = tmp_path / 'out' / 'spin_imphmr.pth'
     assert tool.main([str(src), str(dst), '--depth', str(DEPTH)]) == 0
     assert sorted(os.listdir(dst.parent)) == ['spin_imphmr.pth']  # no tmp
@@ -129,12 +151,11 @@ def test_converted_checkpoint_reproduces_spin_forward(tmp_path, prefix):
         feat = backbone(img)[-1].mean(dim=(2, 3))
         ours = head(feat, decode=False)
         ref_rot, ref_shape, ref_cam = spin_hmr_forward(spin, img)
-    torch.testing.assert_close(ours['pred_rotmat'], ref_rot, atol=1e-5,
-                               rtol=1e-4)
-    torch.testing.assert_close(ours['pred_betas'], ref_shape, atol=1e-5,
-                               rtol=1e-4)
-    torch.testing.assert_close(ours['pred_cam'], ref_cam, atol=1e-5,
-                               rtol=1e-4)
+    torch.testing.assert_close(
+        ours['pred_rotmat'], ref_rot, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        ours['pred_betas'], ref_shape, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(ours['pred_cam'], ref_cam, atol=1e-5, rtol=1e-4)
     # The iterations moved the estimate away from the mean: the check is
     # not satisfied by the buffers alone.
     assert (ref_shape - spin['init_shape']).abs().max() > 1e-2
@@ -145,8 +166,8 @@ def test_extra_keys_are_dropped_and_reported(tmp_path):
     spin['fc.weight'] = torch.zeros(1000, FEAT)  # torchvision's classifier
     del spin['bn1.num_batches_tracked']  # pre-0.4.1 checkpoints lack these
     out, report = tool.convert_spin_state_dict(spin, depth=DEPTH)
-    assert report == dict(dropped=['fc.weight'],
-                          unmatched=['bn1.num_batches_tracked'])
+    assert report == dict(
+        dropped=['fc.weight'], unmatched=['bn1.num_batches_tracked'])
     assert 'backbone.conv1.weight' in out and 'head.fc1.weight' in out
 
 
@@ -162,8 +183,9 @@ def test_non_spin_file_is_refused_naming_missing_keys(tmp_path, capsys):
 
     spin = _spin_state_dict()
     del spin['decpose.weight'], spin['init_cam']
-    with pytest.raises(tool.SpinCheckpointError,
-                       match=r'decpose\.weight.*init_cam|init_cam.*decpose'):
+    with pytest.raises(
+            tool.SpinCheckpointError,
+            match=r'decpose\.weight.*init_cam|init_cam.*decpose'):
         tool.convert_spin_state_dict(spin, depth=DEPTH)
 
 
@@ -185,10 +207,13 @@ def test_converted_file_loads_through_init_cfg_prefixes(tmp_path):
     src, dst = tmp_path / 'spin.pt', tmp_path / 'converted.pth'
     torch.save({'model': spin}, src)
     tool.convert_spin_checkpoint(str(src), str(dst), depth=DEPTH)
-    backbone = ResNet(depth=DEPTH, init_cfg=dict(
-        type='Pretrained', checkpoint=str(dst), prefix='backbone.'))
-    head = SMPLRegressionHead(in_channels=FEAT, init_cfg=dict(
-        type='Pretrained', checkpoint=str(dst), prefix='head.'))
+    backbone = ResNet(
+        depth=DEPTH,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(dst), prefix='backbone.'))
+    head = SMPLRegressionHead(
+        in_channels=FEAT,
+        init_cfg=dict(type='Pretrained', checkpoint=str(dst), prefix='head.'))
     backbone.init_weights()
     head.init_weights()
     for module, names in ((backbone, ResNet(depth=DEPTH).state_dict()),
@@ -207,8 +232,8 @@ def _build_from_config(config, body_model_root, checkpoint, **neck):
     from mmhuman_imphmr.registry import MODELS
     from mmhuman_imphmr.utils.setup_env import register_all_modules
     register_all_modules()
-    cfg = Config.fromfile(osp.join(osp.dirname(TOOL), '..', 'configs',
-                                   config)).model
+    cfg = Config.fromfile(
+        osp.join(osp.dirname(TOOL), '..', 'configs', config)).model
     cfg.init_cfg = dict(type='Pretrained', checkpoint=str(checkpoint))
     cfg.backbone.depth = DEPTH
     cfg.neck.in_channels = cfg.head.in_channels = FEAT
@@ -218,8 +243,9 @@ def _build_from_config(config, body_model_root, checkpoint, **neck):
     return MODELS.build(cfg)
 
 
-def test_plain_hmr_config_from_spin_checkpoint_is_spin(
-        tmp_path, body_model_root, init_weights_quietly):
+def test_plain_hmr_config_from_spin_checkpoint_is_spin(tmp_path,
+                                                       body_model_root,
+                                                       init_weights_quietly):
     """configs/hmr_r50_mix.py loaded from a converted SPIN checkpoint is
     SPIN's network: backbone -> GAP -> regressor, the reference being
     ``spin_hmr_forward`` above (written from SPIN's HMR.forward, reading the
@@ -251,6 +277,8 @@ def test_plain_hmr_config_from_spin_checkpoint_is_spin(
         torch.testing.assert_close(ours[key], ref, atol=1e-6, rtol=0)
     assert (ref_shape - spin['init_shape']).abs().max() > 1e-2
 
-    gated = init_weights_quietly(_build_from_config(
-        'hmr_r50_mix.py', body_model_root, dst, use_attention=True)).eval()
+    gated = init_weights_quietly(
+        _build_from_config(
+            'hmr_r50_mix.py', body_model_root, dst,
+            use_attention=True)).eval()
     assert (run(gated)['pred_rotmat'] - ref_rot).abs().max() > 1e-2

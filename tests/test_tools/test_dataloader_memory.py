@@ -23,20 +23,27 @@ def _load_tool():
 @pytest.fixture(scope='module')
 def tiny_root(tmp_path_factory, body_model_root):
     root = str(tmp_path_factory.mktemp('syn64'))
-    generate_synthetic_dataset(root, num_train=64, num_val=0, image_size=32,
-                               seed=1, body_model_root=body_model_root,
-                               batch_size=32, workers=1)
+    generate_synthetic_dataset(
+        root,
+        num_train=64,
+        num_val=0,
+        image_size=32,
+        seed=1,
+        body_model_root=body_model_root,
+        batch_size=32,
+        workers=1)
     return root
 
 
-@pytest.mark.skipif(not osp.exists('/proc/self/status'),
-                    reason='reads /proc (Linux)')
+@pytest.mark.skipif(
+    not osp.exists('/proc/self/status'), reason='reads /proc (Linux)')
 def test_epoch_with_two_workers_is_measured(tiny_root, tmp_path):
     tool = _load_tool()
     out = str(tmp_path / 'memory.json')
-    status = tool.main([CONFIG, '--data-root', tiny_root, '--num-workers',
-                        '2', '--batch-size', '16', '--every', '2', '--out',
-                        out, '--max-growth-mb', '1e6'])
+    status = tool.main([
+        CONFIG, '--data-root', tiny_root, '--num-workers', '2', '--batch-size',
+        '16', '--every', '2', '--out', out, '--max-growth-mb', '1e6'
+    ])
     assert status == 0  # a generous growth limit passes
     with open(out) as f:
         report = json.load(f)
@@ -57,14 +64,15 @@ def test_epoch_with_two_workers_is_measured(tiny_root, tmp_path):
         assert rec['total_rss_mb'] == pytest.approx(
             sum(p['VmRSS'] for p in [rec['parent']] + rec['workers']))
     first, end = report['records'][1], report['records'][-1]
-    assert report['growth_anon_mb'] == pytest.approx(
-        end['total_anon_mb'] - first['total_anon_mb'])
+    assert report['growth_anon_mb'] == pytest.approx(end['total_anon_mb'] -
+                                                     first['total_anon_mb'])
 
 
 def test_growth_limit_sets_the_exit_status(tiny_root, tmp_path):
     tool = _load_tool()
     # A limit below any possible growth (memory cannot shrink by 1 TiB)
     # must fail; no worker processes keep this fast.
-    assert tool.main([CONFIG, '--data-root', tiny_root, '--num-workers', '0',
-                      '--batch-size', '32', '--out', '',
-                      '--max-growth-mb=-1e6']) == 1
+    assert tool.main([
+        CONFIG, '--data-root', tiny_root, '--num-workers', '0', '--batch-size',
+        '32', '--out', '', '--max-growth-mb=-1e6'
+    ]) == 1

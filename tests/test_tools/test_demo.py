@@ -27,8 +27,11 @@ def _person_image(height=150, width=110):
 
 
 def _check_person(out_dir, stem, image_shape, num_faces):
-    files = {s: osp.join(out_dir, stem + s) for s in (
-        '.obj', '_smpl.npz', '_smpl.json', '_overlay.png', '_views.png')}
+    files = {
+        s: osp.join(out_dir, stem + s)
+        for s in ('.obj', '_smpl.npz', '_smpl.json', '_overlay.png',
+                  '_views.png')
+    }
     for path in files.values():
         assert osp.isfile(path), path
     overlay = cv2.imread(files['_overlay.png'])
@@ -54,7 +57,8 @@ def test_demo_single_image(body_model_root, tmp_path):
     out_dir = str(tmp_path / 'out')
     args = demo.parse_args([
         CONFIG, 'none', '--input', image_path, '--bbox', '30', '10', '50',
-        '130', '--out-dir', out_dir, '--body-model-root', body_model_root])
+        '130', '--out-dir', out_dir, '--body-model-root', body_model_root
+    ])
     written = demo.run(args)
     assert len(written) == 5
     from mmhuman_imphmr.body_models import SMPL
@@ -80,14 +84,18 @@ def test_demo_video_with_bbox_file(body_model_root, tmp_path):
     args = demo.parse_args([
         CONFIG, 'none', '--input', video, '--bbox-file', boxes, '--out-dir',
         out_dir, '--body-model-root', body_model_root, '--max-frames', '2',
-        '--views', '0', '180'])
+        '--views', '0', '180'
+    ])
     written = demo.run(args)
     # A video also gets its overlay video (tests/test_tools/test_demo_video.py
     # checks it decodes); per-frame overlays are in it, not in PNGs.
     movie = osp.join(out_dir, 'walk_overlay.mp4')
     assert movie in written
-    stems = sorted({osp.basename(p).split('.')[0].replace('_smpl', '')
-                    .replace('_views', '') for p in written if p != movie})
+    stems = sorted({
+        osp.basename(p).split('.')[0].replace('_smpl',
+                                              '').replace('_views', '')
+        for p in written if p != movie
+    })
     assert stems == ['walk_000000_0', 'walk_000000_1', 'walk_000001_0']
     views = cv2.imread(osp.join(out_dir, 'walk_000001_0_views.png'))
     assert views.shape == (2 * 224, 3 * 224, 3)

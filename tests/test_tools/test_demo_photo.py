@@ -27,9 +27,11 @@ def test_demo_finds_the_person_in_a_photo(body_model_root, tmp_path):
     cv2.imwrite(image, cv2.cvtColor(skimage_data.astronaut(),
                                     cv2.COLOR_RGB2BGR))
     out_dir = str(tmp_path / 'out')
-    written = demo.run(demo.parse_args([
-        CONFIG, 'none', '--input', image, '--out-dir', out_dir,
-        '--body-model-root', body_model_root, '--no-views']))
+    written = demo.run(
+        demo.parse_args([
+            CONFIG, 'none', '--input', image, '--out-dir', out_dir,
+            '--body-model-root', body_model_root, '--no-views'
+        ]))
     boxes = []
     for path in written:
         if path.endswith('_smpl.json'):

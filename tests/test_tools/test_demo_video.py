@@ -55,17 +55,17 @@ def _read_all(path):
 
 
 def _args(body_model_root, *extra):
-    return demo.parse_args([CONFIG, 'none', '--body-model-root',
-                            body_model_root, *extra])
+    return demo.parse_args(
+        [CONFIG, 'none', '--body-model-root', body_model_root, *extra])
 
 
 def test_video_writes_overlay_mp4(body_model_root, tmp_path):
     video = _video(tmp_path)
     out_dir = str(tmp_path / 'out')
     # Batches of 2 frames: 2 + 2 + 1, so frame order across batches counts.
-    written = demo.run(_args(body_model_root, '--input', video, '--bbox',
-                             *map(str, BOX), '--out-dir', out_dir,
-                             '--batch-size', '2'))
+    written = demo.run(
+        _args(body_model_root, '--input', video, '--bbox', *map(str, BOX),
+              '--out-dir', out_dir, '--batch-size', '2'))
     movie = osp.join(out_dir, 'walk_overlay.mp4')
     assert movie in written
     frames, fps = _read_all(movie)
@@ -82,7 +82,8 @@ def test_video_writes_overlay_mp4(body_model_root, tmp_path):
     # per-frame overlay PNG (the mp4 has them); no temporary files left.
     names = sorted(os.listdir(out_dir))
     assert names == sorted(['walk_overlay.mp4'] + [
-        f'walk_{i:06d}_0_smpl.{e}' for i in range(5) for e in ('npz', 'json')])
+        f'walk_{i:06d}_0_smpl.{e}' for i in range(5) for e in ('npz', 'json')
+    ])
     with open(osp.join(out_dir, 'walk_000004_0_smpl.json')) as f:
         assert json.load(f)['bbox_xywh'] == BOX
 
@@ -93,16 +94,19 @@ def test_video_flags_and_coco_boxes(body_model_root, tmp_path):
     with open(boxes, 'w') as f:
         # mmdet-style detections: image_id = frame index. Frame 1: only a
         # low-score person -> nobody; frame 2: no entry -> the whole frame.
-        json.dump([dict(image_id=0, bbox=BOX, score=0.9, category_id=1),
-                   dict(image_id=1, bbox=BOX, score=0.05, category_id=1)],
-                  f)
+        json.dump([
+            dict(image_id=0, bbox=BOX, score=0.9, category_id=1),
+            dict(image_id=1, bbox=BOX, score=0.05, category_id=1)
+        ], f)
     out_dir = str(tmp_path / 'out')
-    written = demo.run(_args(body_model_root, '--input', video, '--bbox-file',
-                             boxes, '--out-dir', out_dir, '--save-mesh',
-                             '--views', '0', '90'))
+    written = demo.run(
+        _args(body_model_root, '--input', video, '--bbox-file', boxes,
+              '--out-dir', out_dir, '--save-mesh', '--views', '0', '90'))
     stems = {osp.basename(p) for p in written}
-    assert {'walk_000000_0.obj', 'walk_000000_0_views.png',
-            'walk_000002_0.obj', 'walk_overlay.mp4'} <= stems
+    assert {
+        'walk_000000_0.obj', 'walk_000000_0_views.png', 'walk_000002_0.obj',
+        'walk_overlay.mp4'
+    } <= stems
     assert not [s for s in stems if s.startswith('walk_000001')]
     with open(osp.join(out_dir, 'walk_000002_0_smpl.json')) as f:
         assert json.load(f)['bbox_xywh'] == [0, 0, WIDTH, HEIGHT]
@@ -112,12 +116,13 @@ def test_video_flags_and_coco_boxes(body_model_root, tmp_path):
     # --no-views / --no-save-mesh on an image turn its defaults off.
     image = str(tmp_path / 'person.png')
     cv2.imwrite(image, _frame(0))
-    written = demo.run(_args(body_model_root, '--input', image, '--bbox',
-                             *map(str, BOX), '--out-dir',
-                             str(tmp_path / 'img'), '--no-views',
-                             '--no-save-mesh'))
+    written = demo.run(
+        _args(body_model_root, '--input',
+              image, '--bbox', *map(str, BOX), '--out-dir',
+              str(tmp_path / 'img'), '--no-views', '--no-save-mesh'))
     assert sorted(osp.basename(p) for p in written) == [
-        'person_0_overlay.png', 'person_0_smpl.json', 'person_0_smpl.npz']
+        'person_0_overlay.png', 'person_0_smpl.json', 'person_0_smpl.npz'
+    ]
 
 
 def test_cheap_overlay_matches_full_render(body_model_root):
@@ -129,17 +134,21 @@ def test_cheap_overlay_matches_full_render(body_model_root):
     with pytest.warns(UserWarning):
         model = init_model(CONFIG, None, body_model_root=body_model_root)
     image = np.full((600, 800, 3), 170, np.uint8)
-    person = inference_mesh(model, image, [[300, 100, 160, 400]],
-                            bbox_padding=1.2)[0]
+    person = inference_mesh(
+        model, image, [[300, 100, 160, 400]], bbox_padding=1.2)[0]
     body = model.head.body_model
-    vis = MeshVisualizer(name='overlay_test', faces=body.faces_tensor,
-                         focal_length=float(model.head.focal_length),
-                         crop_size=int(model.head.crop_size), alpha=1.0)
+    vis = MeshVisualizer(
+        name='overlay_test',
+        faces=body.faces_tensor,
+        focal_length=float(model.head.focal_length),
+        crop_size=int(model.head.crop_size),
+        alpha=1.0)
     # The crop window is 480 pixels wide: rendered at 256 and scaled.
     cheap = demo.overlay_people(image, [person], vis)
-    full = cv2.cvtColor(vis.draw_mesh_on_image(
-        cv2.cvtColor(image, cv2.COLOR_BGR2RGB), person['vertices'],
-        person['cam'], person['bbox_center'], person['bbox_scale']),
+    full = cv2.cvtColor(
+        vis.draw_mesh_on_image(
+            cv2.cvtColor(image, cv2.COLOR_BGR2RGB), person['vertices'],
+            person['cam'], person['bbox_center'], person['bbox_scale']),
         cv2.COLOR_RGB2BGR)
     mask_cheap = (cheap != image).any(2)
     mask_full = (full != image).any(2)
@@ -162,9 +171,10 @@ def test_non_finite_results_are_refused(body_model_root, tmp_path):
     image = str(tmp_path / 'person.png')
     cv2.imwrite(image, _frame(0))
     out_dir = str(tmp_path / 'out')
-    args = demo.parse_args([CONFIG, checkpoint, '--input', image, '--bbox',
-                            *map(str, BOX), '--out-dir', out_dir,
-                            '--body-model-root', body_model_root])
+    args = demo.parse_args([
+        CONFIG, checkpoint, '--input', image, '--bbox', *map(str, BOX),
+        '--out-dir', out_dir, '--body-model-root', body_model_root
+    ])
     with pytest.raises(ValueError, match=r'person: person 0 .*non-finite'):
         demo.run(args)
     assert not osp.exists(out_dir) or not os.listdir(out_dir)
@@ -174,23 +184,25 @@ def test_box_outside_and_bbox_file_typo_warn(body_model_root, tmp_path):
     image = str(tmp_path / 'person.png')
     cv2.imwrite(image, _frame(0))
     with pytest.warns(UserWarning, match='entirely outside the 200 x 160'):
-        written = demo.run(_args(body_model_root, '--input', image, '--bbox',
-                                 '500', '500', '40', '100', '--out-dir',
-                                 str(tmp_path / 'a')))
+        written = demo.run(
+            _args(body_model_root, '--input', image, '--bbox', '500', '500',
+                  '40', '100', '--out-dir', str(tmp_path / 'a')))
     assert written == []
     boxes = str(tmp_path / 'boxes.json')
     with open(boxes, 'w') as f:
         json.dump({'person.png': [[10, 10, 0, 30]]}, f)
-    with pytest.raises(ValueError, match=r'person: box .* from .*boxes.json '
-                       'has no area'):
-        demo.run(_args(body_model_root, '--input', image, '--bbox-file',
-                       boxes, '--out-dir', str(tmp_path / 'c')))
+    with pytest.raises(
+            ValueError, match=r'person: box .* from .*boxes.json '
+            'has no area'):
+        demo.run(
+            _args(body_model_root, '--input', image, '--bbox-file', boxes,
+                  '--out-dir', str(tmp_path / 'c')))
     with open(boxes, 'w') as f:
         json.dump({'persn.png': [BOX]}, f)
     with pytest.warns(UserWarning, match=r'match no input.*"person.png"'):
-        written = demo.run(_args(body_model_root, '--input', image,
-                                 '--bbox-file', boxes, '--out-dir',
-                                 str(tmp_path / 'b'), '--no-views'))
+        written = demo.run(
+            _args(body_model_root, '--input', image, '--bbox-file', boxes,
+                  '--out-dir', str(tmp_path / 'b'), '--no-views'))
     # Like an image without an entry: the whole image.
     with open(osp.join(str(tmp_path / 'b'), 'person_0_smpl.json')) as f:
         assert json.load(f)['bbox_xywh'] == [0, 0, WIDTH, HEIGHT]

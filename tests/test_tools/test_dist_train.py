@@ -10,9 +10,9 @@ global draw, and the two slices differ. Then tools/test.py evaluates the
 checkpoint and writes --out / --dump, and tools/train.py --resume goes on.
 """
 import json
-import pickle
 import os
 import os.path as osp
+import pickle
 import socket
 import subprocess
 import sys
@@ -114,31 +114,40 @@ def _write_data(root):
         paths = []
         for i in range(num):
             name = f'd{d}_{i}.png'
-            cv2.imwrite(osp.join(root, name),
-                        rng.integers(0, 255, (40, 40, 3), dtype=np.uint8))
+            cv2.imwrite(
+                osp.join(root, name),
+                rng.integers(0, 255, (40, 40, 3), dtype=np.uint8))
             paths.append(name)
         npz = osp.join(root, f'd{d}.npz')
-        save_human_data(npz, dict(
-            image_path=np.array(paths),
-            bbox_xywh=np.tile([[4., 4., 32., 32., 1.]], (num, 1)),
-            keypoints2d=rng.uniform(4, 36, (num, 49, 3)).astype(np.float32),
-            keypoints2d_convention='smpl_49',
-            smpl=dict(global_orient=np.zeros((num, 3)),
-                      body_pose=np.zeros((num, 69)),
-                      betas=rng.normal(size=(num, 10)))))
+        save_human_data(
+            npz,
+            dict(
+                image_path=np.array(paths),
+                bbox_xywh=np.tile([[4., 4., 32., 32., 1.]], (num, 1)),
+                keypoints2d=rng.uniform(4, 36,
+                                        (num, 49, 3)).astype(np.float32),
+                keypoints2d_convention='smpl_49',
+                smpl=dict(
+                    global_orient=np.zeros((num, 3)),
+                    body_pose=np.zeros((num, 69)),
+                    betas=rng.normal(size=(num, 10)))))
         files.append(npz)
     return files
 
 
 def _config(tmp, files, model='TinyRegressor', max_epochs=1):
     datasets = [
-        dict(type='HumanImageDataset', ann_file=f, dataset_name=f'd{d}',
-             data_prefix=dict(img_path=tmp), pipeline=[
-                 dict(type='mmpose.LoadImage'),
-                 dict(type='mmpose.GetBBoxCenterScale', padding=1.0),
-                 dict(type='mmpose.TopdownAffine', input_size=(16, 16)),
-                 dict(type='PackMeshInputs')])
-        for d, f in enumerate(files)
+        dict(
+            type='HumanImageDataset',
+            ann_file=f,
+            dataset_name=f'd{d}',
+            data_prefix=dict(img_path=tmp),
+            pipeline=[
+                dict(type='mmpose.LoadImage'),
+                dict(type='mmpose.GetBBoxCenterScale', padding=1.0),
+                dict(type='mmpose.TopdownAffine', input_size=(16, 16)),
+                dict(type='PackMeshInputs')
+            ]) for d, f in enumerate(files)
     ]
     return textwrap.dedent(f'''
         default_scope = 'mmhuman_imphmr'
@@ -183,37 +192,53 @@ def _dist_train(tmp, **config):
     with open(osp.join(tmp, 'tiny_config.py'), 'w') as f:
         f.write(_config(tmp, files, **config))
     work_dir = osp.join(tmp, 'work')
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
-               PYTHONPATH=tmp, OMP_NUM_THREADS='1')
-    proc = subprocess.run(
-        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'),
-         osp.join(tmp, 'tiny_config.py'), '2', '--work-dir', work_dir],
-        env=env, capture_output=True, text=True, timeout=180)
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        PORT=str(_free_port()),
+        PYTHONPATH=tmp,
+        OMP_NUM_THREADS='1')
+    proc = subprocess.run([
+        'bash',
+        osp.join(ROOT, 'tools', 'dist_train.sh'),
+        osp.join(tmp, 'tiny_config.py'), '2', '--work-dir', work_dir
+    ],
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    ranks = [torch.load(osp.join(work_dir, f'rank{r}.pt'), weights_only=False)
-             for r in range(2)]
+    ranks = [
+        torch.load(osp.join(work_dir, f'rank{r}.pt'), weights_only=False)
+        for r in range(2)
+    ]
     return ranks, work_dir, env, proc
 
 
-@pytest.mark.skipif(torch.cuda.is_available(),
-                    reason='checks the CPU/gloo path')
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason='checks the CPU/gloo path')
 def test_two_process_cpu_training(tmp_path, monkeypatch):
     tmp = str(tmp_path)
     ranks, work_dir, env, _ = _dist_train(tmp)
     # (1) identical weights on both ranks.
     for key, value in ranks[0]['state'].items():
-        torch.testing.assert_close(value, ranks[1]['state'][key], rtol=0,
-                                   atol=0)
+        torch.testing.assert_close(
+            value, ranks[1]['state'][key], rtol=0, atol=0)
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     # (2) each rank saw its slice of the global draw of the sampler.
     import mmhuman_imphmr.datasets.samplers as samplers
     monkeypatch.setattr(samplers, 'get_dist_info', lambda: (0, 2))
-    fake = type('Concat', (), dict(datasets=[[0] * n for n in SIZES],
-                                   cumulative_sizes=list(np.cumsum(SIZES))))()
-    draw = MixDatasetSampler(fake, [0.5, 0.5], num_samples=8,
-                             seed=0).global_indices(0)
-    names = [osp.join(tmp, f'd{d}_{i}.png') for d, n in enumerate(SIZES)
-             for i in range(n)]
+    fake = type(
+        'Concat', (),
+        dict(
+            datasets=[[0] * n for n in SIZES],
+            cumulative_sizes=list(np.cumsum(SIZES))))()
+    draw = MixDatasetSampler(
+        fake, [0.5, 0.5], num_samples=8, seed=0).global_indices(0)
+    names = [
+        osp.join(tmp, f'd{d}_{i}.png') for d, n in enumerate(SIZES)
+        for i in range(n)
+    ]
     for r in range(2):
         assert ranks[r]['seen'] == [names[i] for i in draw[r::2]]
     assert ranks[0]['seen'] != ranks[1]['seen']
@@ -223,11 +248,17 @@ def test_two_process_cpu_training(tmp_path, monkeypatch):
     # and flagged esv_view_constant (its betas do depend on the image, so
     # esv stays 0.0 rather than NaN); one dumped sample per image.
     out, dump = osp.join(tmp, 'metrics.json'), osp.join(tmp, 'preds.pkl')
-    proc = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'test.py'),
-         osp.join(tmp, 'tiny_config.py'), osp.join(work_dir, 'epoch_1.pth'),
-         '--work-dir', work_dir, '--out', out, '--dump', dump],
-        env=env, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(ROOT, 'tools', 'test.py'),
+        osp.join(tmp, 'tiny_config.py'),
+        osp.join(work_dir, 'epoch_1.pth'), '--work-dir', work_dir, '--out',
+        out, '--dump', dump
+    ],
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with open(out) as f:
         metrics = json.load(f)
@@ -243,12 +274,17 @@ def test_two_process_cpu_training(tmp_path, monkeypatch):
     # images (the sampler pads rank 1 with a repeat); the collected dump
     # must be the single-process one, same order, no repeat.
     dist_dump = osp.join(tmp, 'preds_dist.pkl')
-    proc = subprocess.run(
-        ['bash', osp.join(ROOT, 'tools', 'dist_test.sh'),
-         osp.join(tmp, 'tiny_config.py'), osp.join(work_dir, 'epoch_1.pth'),
-         '2', '--work-dir', work_dir, '--dump', dist_dump],
-        env=dict(env, PORT=str(_free_port())), capture_output=True,
-        text=True, timeout=180)
+    proc = subprocess.run([
+        'bash',
+        osp.join(ROOT, 'tools', 'dist_test.sh'),
+        osp.join(tmp, 'tiny_config.py'),
+        osp.join(work_dir, 'epoch_1.pth'), '2', '--work-dir', work_dir,
+        '--dump', dist_dump
+    ],
+                          env=dict(env, PORT=str(_free_port())),
+                          capture_output=True,
+                          text=True,
+                          timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with open(dist_dump, 'rb') as f:
         collected = pickle.load(f)
@@ -260,33 +296,39 @@ def test_two_process_cpu_training(tmp_path, monkeypatch):
 
     # --resume through the restricted checkpoint loader (torch >= 2.6 loads
     # weights-only by default; mmengine checkpoints hold HistoryBuffers).
-    proc = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'train.py'),
-         osp.join(tmp, 'tiny_config.py'), '--work-dir', work_dir, '--resume',
-         osp.join(work_dir, 'epoch_1.pth'), '--cfg-options',
-         'train_cfg.max_epochs=2'],
-        env=env, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'),
+        osp.join(tmp, 'tiny_config.py'), '--work-dir', work_dir, '--resume',
+        osp.join(work_dir, 'epoch_1.pth'), '--cfg-options',
+        'train_cfg.max_epochs=2'
+    ],
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'resumed epoch: 1' in proc.stdout + proc.stderr
     assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
 
 
-@pytest.mark.skipif(torch.cuda.is_available(),
-                    reason='checks the CPU/gloo path')
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason='checks the CPU/gloo path')
 def test_two_process_nonfinite_step_is_skipped_on_both_ranks(tmp_path):
     # dist_train.sh wraps the model in NonFiniteCheckDDP (the default of
     # tools/train.py): rank 0's NaN in its 2nd step makes BOTH ranks skip
     # that update (rank 1's loss was finite), the other 3 steps train, and
     # the ranks stay identical. With mmengine's plain wrapper rank 0 would
     # all-reduce NaN gradients into both models.
-    ranks, _, _, proc = _dist_train(str(tmp_path), model='NaNOnceRegressor',
-                                    max_epochs=2)
+    ranks, _, _, proc = _dist_train(
+        str(tmp_path), model='NaNOnceRegressor', max_epochs=2)
     log = proc.stdout + proc.stderr
     for r in range(2):
         weights = ranks[r]['weights']  # before training, after each step
         assert len(weights) == 1 + 4
-        changed = [not torch.equal(a, b)
-                   for a, b in zip(weights[:-1], weights[1:])]
+        changed = [
+            not torch.equal(a, b) for a, b in zip(weights[:-1], weights[1:])
+        ]
         assert changed == [True, False, True, True]
         assert all(torch.isfinite(w).all() for w in weights)
         assert ranks[r]['skipped'] == 1

@@ -21,25 +21,28 @@ def test_rotation_mean_known_answers():
     base = axis_angle_to_rotmat(torch.tensor([[0.3, -1.1, 0.4]]))[0]
     # Turns by +theta and -theta about one axis, applied to the same base,
     # average (chordal L2) to the base itself, by symmetry.
-    turn = axis_angle_to_rotmat(torch.tensor([[0.0, 0.0, 0.7],
-                                              [0.0, 0.0, -0.7]]))
+    turn = axis_angle_to_rotmat(
+        torch.tensor([[0.0, 0.0, 0.7], [0.0, 0.0, -0.7]]))
     rots = (base @ turn)[:, None]  # (2, 1, 3, 3)
-    torch.testing.assert_close(tool.rotation_mean(rots)[0], base,
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        tool.rotation_mean(rots)[0], base, atol=1e-5, rtol=0)
     # The mean of copies of one rotation is that rotation.
     same = base.expand(5, 1, 3, 3)
-    torch.testing.assert_close(tool.rotation_mean(same)[0], base,
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        tool.rotation_mean(same)[0], base, atol=1e-5, rtol=0)
 
 
 def _write(path, body_pose, betas):
     n = len(body_pose)
     rng = np.random.default_rng(1)
-    save_human_data(path, dict(
-        image_path=np.array([f'{i}.jpg' for i in range(n)]),
-        smpl=dict(global_orient=rng.uniform(-1, 1, (n, 3)).astype(np.float32),
-                  body_pose=body_pose.astype(np.float32),
-                  betas=betas.astype(np.float32))))
+    save_human_data(
+        path,
+        dict(
+            image_path=np.array([f'{i}.jpg' for i in range(n)]),
+            smpl=dict(
+                global_orient=rng.uniform(-1, 1, (n, 3)).astype(np.float32),
+                body_pose=body_pose.astype(np.float32),
+                betas=betas.astype(np.float32))))
 
 
 def test_train_mean_pose_is_exact_when_every_pose_is_equal(

@@ -18,11 +18,17 @@ def _write_log(path):
     ``loss``, ``epoch``, ``iter``, ``step``; val lines with metrics."""
     lines = []
     for it in range(1, 7):
-        lines.append(dict(lr=1e-4, loss=10.0 / it, loss_reg_pose=1.0 / it,
-                          epoch=1 + (it - 1) // 3, iter=it, step=it))
+        lines.append(
+            dict(
+                lr=1e-4,
+                loss=10.0 / it,
+                loss_reg_pose=1.0 / it,
+                epoch=1 + (it - 1) // 3,
+                iter=it,
+                step=it))
         if it % 3 == 0:
-            lines.append(dict(pa_mpjpe=100.0 - it, mpjpe=150.0 - it,
-                              step=it // 3))
+            lines.append(
+                dict(pa_mpjpe=100.0 - it, mpjpe=150.0 - it, step=it // 3))
     with open(path, 'w') as f:
         f.write('\n'.join(json.dumps(x) for x in lines) + '\n')
 
@@ -36,8 +42,10 @@ def test_plot_curves_png(tmp_path):
     assert series['loss'][0] == [1, 2, 3, 4, 5, 6]
     assert series['pa_mpjpe'] == ([1.0, 2.0], [97.0, 94.0])
     out = str(tmp_path / 'curves.png')
-    plot.main([log, log, '--keys', 'loss', 'pa_mpjpe', 'missing', '--out',
-               out, '--legend', 'a', 'b'])
+    plot.main([
+        log, log, '--keys', 'loss', 'pa_mpjpe', 'missing', '--out', out,
+        '--legend', 'a', 'b'
+    ])
     image = cv2.imread(out)
     # Two found keys -> two stacked subplots, 7 x 5.6 inches at 100 dpi.
     assert image is not None and image.shape == (560, 700, 3)

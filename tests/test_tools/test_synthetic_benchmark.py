@@ -12,10 +12,14 @@ from mmengine.config import Config
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 BENCH = osp.join(ROOT, 'configs', 'synthetic_benchmark')
 TOOL = osp.join(ROOT, 'tools', 'analysis', 'synthetic_benchmark.py')
-REG = {f'loss_reg_{t}' for t in
-       ('keypoints2d', 'keypoints3d', 'pose', 'betas', 'cam')}
-IMAG = {f'loss_imag_{t}' for t in
-        ('keypoints3d', 'pose', 'betas', 'silhouette')}
+REG = {
+    f'loss_reg_{t}'
+    for t in ('keypoints2d', 'keypoints3d', 'pose', 'betas', 'cam')
+}
+IMAG = {
+    f'loss_imag_{t}'
+    for t in ('keypoints3d', 'pose', 'betas', 'silhouette')
+}
 CONS = {'loss_cons_pose', 'loss_cons_betas'}
 
 
@@ -26,9 +30,14 @@ def tiny_config(name: str, out_dir: str, body_model_root: str,
     written as a self-contained file so the tool reads it like the real
     ones."""
     cfg = Config.fromfile(osp.join(BENCH, name + '.py'))
-    generate = dict(num_train=8, num_val=4, image_size=32, seed=0,
-                    wild_fraction=0.5, body_model_root=body_model_root,
-                    workers=1)
+    generate = dict(
+        num_train=8,
+        num_val=4,
+        image_size=32,
+        seed=0,
+        wild_fraction=0.5,
+        body_model_root=body_model_root,
+        workers=1)
     for dataset in cfg.train_dataloader.dataset.datasets:
         dataset.update(data_root=data_root, generate_cfg=generate)
     for loader in (cfg.train_dataloader, cfg.val_dataloader,
@@ -88,18 +97,22 @@ def test_mixed_synthetic_batch_trains_reg_imag_and_cons(
 # Three child runs (pre-training + 2 configs), then a second call: ~2 min on
 # an idle 2-core machine, several times that under load.
 @pytest.mark.timeout(1800)
-def test_tool_tiny_budget_writes_every_field_and_resumes(tmp_path,
-                                                         body_model_root):
+def test_tool_tiny_budget_writes_every_field_and_resumes(
+        tmp_path, body_model_root):
     data = str(tmp_path / 'data')
-    configs = [tiny_config(n, str(tmp_path), body_model_root, data)
-               for n in ('pretrain_hmr', 'reg', 'reg_imag_cons')]
+    configs = [
+        tiny_config(n, str(tmp_path), body_model_root, data)
+        for n in ('pretrain_hmr', 'reg', 'reg_imag_cons')
+    ]
     out = str(tmp_path / 'results' / 'bench.json')
-    cmd = [sys.executable, TOOL, '--configs', configs[1], configs[2],
-           '--pretrain-config', configs[0], '--seeds', '0', '--steps', '1',
-           '--pretrain-steps', '1', '--work-dir', str(tmp_path / 'work'),
-           '--out', out]
-    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                         timeout=900)
+    cmd = [
+        sys.executable, TOOL, '--configs', configs[1], configs[2],
+        '--pretrain-config', configs[0], '--seeds', '0', '--steps', '1',
+        '--pretrain-steps', '1', '--work-dir',
+        str(tmp_path / 'work'), '--out', out
+    ]
+    run = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     with open(out) as f:
         result = json.load(f)
@@ -118,8 +131,8 @@ def test_tool_tiny_budget_writes_every_field_and_resumes(tmp_path,
         assert entry['per_seed'][0]['seed'] == 0
     # Each run trained the config file it was given (not the stock config of
     # the same name): the runner's config dump names the test's body model.
-    dump = osp.join(str(tmp_path), 'work', 'pretrain_1_steps_1', 'reg',
-                    'seed_0', 'reg.py')
+    dump = osp.join(
+        str(tmp_path), 'work', 'pretrain_1_steps_1', 'reg', 'seed_0', 'reg.py')
     assert body_model_root in open(dump).read()
     # Only the model with a silhouette head has an IoU.
     assert 'nv_iou' in result['configs']['reg_imag_cons']
@@ -130,8 +143,8 @@ def test_tool_tiny_budget_writes_every_field_and_resumes(tmp_path,
     assert osp.getsize(stem + '.png') > 1000
 
     # A second call finds every run finished and trains nothing.
-    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                           timeout=900)
+    again = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert again.stdout.count('done before, skipped') == 3
     assert ': training' not in again.stdout
@@ -139,7 +152,9 @@ def test_tool_tiny_budget_writes_every_field_and_resumes(tmp_path,
 
 def test_tool_refuses_unknown_config():
     run = subprocess.run([sys.executable, TOOL, '--configs', 'nope'],
-                         cwd=ROOT, capture_output=True, text=True,
+                         cwd=ROOT,
+                         capture_output=True,
+                         text=True,
                          timeout=120)
     assert run.returncode != 0
     assert "no config" in run.stderr and 'reg_imag_cons' in run.stderr

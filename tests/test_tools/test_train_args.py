@@ -11,10 +11,10 @@ import re
 import pytest
 import torch
 from mmengine.config import Config
+from tiny_runs import lr_hook, tiny_config
 
 from mmhuman_imphmr.engine.cli import build_train_parser, parse_args
 from mmhuman_imphmr.engine.launch import build_runner
-from tiny_runs import lr_hook, tiny_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -33,8 +33,8 @@ def _args(*flags, config='configs/x_y.py'):
 
 
 def _cfg(**kwargs):
-    return Config(dict(dict(optim_wrapper=dict(optimizer=dict(type='Adam'))),
-                       **kwargs))
+    return Config(
+        dict(dict(optim_wrapper=dict(optimizer=dict(type='Adam'))), **kwargs))
 
 
 def test_tool_has_no_sys_path_edit():
@@ -51,14 +51,14 @@ def test_work_dir_precedence(train_tool):
     assert cfg.work_dir == osp.join('./work_dirs', 'x_y')  # mmpose default
     cfg = train_tool.merge_args(_cfg(work_dir='from_cfg'), _args())
     assert cfg.work_dir == 'from_cfg'
-    cfg = train_tool.merge_args(_cfg(work_dir='from_cfg'),
-                                _args('--work-dir', 'from_cli'))
+    cfg = train_tool.merge_args(
+        _cfg(work_dir='from_cfg'), _args('--work-dir', 'from_cli'))
     assert cfg.work_dir == 'from_cli'
 
 
 def test_resume_auto_and_path(train_tool):
-    cfg = train_tool.merge_args(_cfg(load_from='pretrained.pth'),
-                                _args('--resume'))
+    cfg = train_tool.merge_args(
+        _cfg(load_from='pretrained.pth'), _args('--resume'))
     assert cfg.resume is True and cfg.load_from is None  # latest in work_dir
     cfg = train_tool.merge_args(_cfg(), _args('--resume', 'w/epoch_3.pth'))
     assert cfg.resume is True and cfg.load_from == 'w/epoch_3.pth'
@@ -79,13 +79,15 @@ def test_amp_selects_amp_wrapper_on_any_device(train_tool):
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
     cfg = train_tool.merge_args(
-        _cfg(optim_wrapper=dict(type='AmpOptimWrapper', loss_scale=512.,
-                                optimizer=dict(type='Adam'))),
-        _args('--amp'))
+        _cfg(
+            optim_wrapper=dict(
+                type='AmpOptimWrapper',
+                loss_scale=512.,
+                optimizer=dict(type='Adam'))), _args('--amp'))
     assert cfg.optim_wrapper.loss_scale == 512.  # the config's is kept
     with pytest.raises(ValueError, match="found 'ApexOptimWrapper'"):
-        train_tool.merge_args(_cfg(optim_wrapper=dict(type='ApexOptimWrapper')),
-                              _args('--amp'))
+        train_tool.merge_args(
+            _cfg(optim_wrapper=dict(type='ApexOptimWrapper')), _args('--amp'))
 
 
 def test_auto_scale_lr_scales_by_the_total_batch(train_tool, tmp_path):
@@ -105,23 +107,24 @@ def test_auto_scale_lr_scales_by_the_total_batch(train_tool, tmp_path):
 
 
 def test_auto_scale_lr_needs_a_base_batch_size(train_tool):
-    with pytest.raises(ValueError, match=r'configs/x_y.py: --auto-scale-lr '
-                       r'needs auto_scale_lr = dict\(base_batch_size'):
+    with pytest.raises(
+            ValueError,
+            match=r'configs/x_y.py: --auto-scale-lr '
+            r'needs auto_scale_lr = dict\(base_batch_size'):
         train_tool.merge_args(_cfg(), _args('--auto-scale-lr'))
     # The paper config's schedule declares it (adam_50e.py: batch 64).
     config = osp.join(ROOT, 'configs', 'imphmr_r50_mix.py')
-    cfg = train_tool.merge_args(Config.fromfile(config),
-                                _args('--auto-scale-lr', config=config))
+    cfg = train_tool.merge_args(
+        Config.fromfile(config), _args('--auto-scale-lr', config=config))
     assert cfg.auto_scale_lr == dict(base_batch_size=64, enable=True)
 
 
-def test_no_validate_trains_without_validation(train_tool, tmp_path,
-                                               capsys):
+def test_no_validate_trains_without_validation(train_tool, tmp_path, capsys):
+
     def run(*flags):
         work_dir = str(tmp_path / ('novalidate' if flags else 'validate'))
         cfg = train_tool.merge_args(
-            tiny_config(str(tmp_path)),
-            _args('--work-dir', work_dir, *flags))
+            tiny_config(str(tmp_path)), _args('--work-dir', work_dir, *flags))
         runner = build_runner(cfg)
         runner.train()
         with open(osp.join(runner.log_dir, f'{runner.timestamp}.log')) as f:

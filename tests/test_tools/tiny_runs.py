@@ -53,18 +53,22 @@ def write_data(root: str, num: int = 4) -> str:
     paths = []
     for i in range(num):
         name = f'img_{i}.png'
-        cv2.imwrite(osp.join(root, name),
-                    rng.integers(0, 255, (40, 40, 3), dtype=np.uint8))
+        cv2.imwrite(
+            osp.join(root, name),
+            rng.integers(0, 255, (40, 40, 3), dtype=np.uint8))
         paths.append(name)
     ann = osp.join(root, 'tiny.npz')
-    save_human_data(ann, dict(
-        image_path=np.array(paths),
-        bbox_xywh=np.tile([[4., 4., 32., 32., 1.]], (num, 1)),
-        keypoints2d=rng.uniform(4, 36, (num, 49, 3)).astype(np.float32),
-        keypoints2d_convention='smpl_49',
-        smpl=dict(global_orient=np.zeros((num, 3)),
-                  body_pose=np.zeros((num, 69)),
-                  betas=rng.normal(size=(num, 10)))))
+    save_human_data(
+        ann,
+        dict(
+            image_path=np.array(paths),
+            bbox_xywh=np.tile([[4., 4., 32., 32., 1.]], (num, 1)),
+            keypoints2d=rng.uniform(4, 36, (num, 49, 3)).astype(np.float32),
+            keypoints2d_convention='smpl_49',
+            smpl=dict(
+                global_orient=np.zeros((num, 3)),
+                body_pose=np.zeros((num, 69)),
+                betas=rng.normal(size=(num, 10)))))
     return ann
 
 
@@ -73,29 +77,41 @@ def tiny_config(root: str, max_epochs: int = 2, **extra) -> Config:
     epoch, the untrained-model validation, an lr schedule) over the tiny
     model. Batches of 2 over 4 images: 2 iterations per epoch."""
     ann = write_data(root)
-    dataset = dict(type='HumanImageDataset', ann_file=ann, dataset_name='d',
-                   data_prefix=dict(img_path=root), pipeline=[
-                       dict(type='mmpose.LoadImage'),
-                       dict(type='mmpose.GetBBoxCenterScale', padding=1.0),
-                       dict(type='mmpose.TopdownAffine', input_size=(16, 16)),
-                       dict(type='PackMeshInputs')])
-    eval_loader = dict(batch_size=2, num_workers=0,
-                       sampler=dict(type='DefaultSampler', shuffle=False),
-                       dataset=dict(dataset, test_mode=True))
+    dataset = dict(
+        type='HumanImageDataset',
+        ann_file=ann,
+        dataset_name='d',
+        data_prefix=dict(img_path=root),
+        pipeline=[
+            dict(type='mmpose.LoadImage'),
+            dict(type='mmpose.GetBBoxCenterScale', padding=1.0),
+            dict(type='mmpose.TopdownAffine', input_size=(16, 16)),
+            dict(type='PackMeshInputs')
+        ])
+    eval_loader = dict(
+        batch_size=2,
+        num_workers=0,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(dataset, test_mode=True))
     cfg = dict(
         default_scope='mmhuman_imphmr',
-        model=dict(type='FlagTestRegressor',
-                   data_preprocessor=dict(type='ImgDataPreprocessor',
-                                          mean=[127.5] * 3, std=[127.5] * 3)),
-        train_dataloader=dict(batch_size=2, num_workers=0,
-                              sampler=dict(type='DefaultSampler',
-                                           shuffle=False),
-                              dataset=dataset),
-        val_dataloader=eval_loader, test_dataloader=eval_loader,
+        model=dict(
+            type='FlagTestRegressor',
+            data_preprocessor=dict(
+                type='ImgDataPreprocessor', mean=[127.5] * 3,
+                std=[127.5] * 3)),
+        train_dataloader=dict(
+            batch_size=2,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            dataset=dataset),
+        val_dataloader=eval_loader,
+        test_dataloader=eval_loader,
         val_evaluator=dict(type='ESVMetric'),
         test_evaluator=dict(type='ESVMetric'),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs, val_interval=1),
-        val_cfg=dict(), test_cfg=dict(),
+        val_cfg=dict(),
+        test_cfg=dict(),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         param_scheduler=[],
         auto_scale_lr=dict(base_batch_size=8, enable=False),
@@ -103,8 +119,10 @@ def tiny_config(root: str, max_epochs: int = 2, **extra) -> Config:
             logger=dict(type='LoggerHook', interval=1),
             param_scheduler=dict(type='ParamSchedulerHook'),
             checkpoint=dict(type='AtomicCheckpointHook', interval=1)),
-        custom_hooks=[dict(type='ValidateBeforeTrainHook'),
-                      dict(type='RecordLrHook')],
+        custom_hooks=[
+            dict(type='ValidateBeforeTrainHook'),
+            dict(type='RecordLrHook')
+        ],
         randomness=dict(seed=0),
         env_cfg=dict(dist_cfg=dict(backend='nccl')),
         log_level='INFO',

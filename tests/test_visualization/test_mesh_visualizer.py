@@ -7,8 +7,7 @@ import torch
 
 from mmhuman_imphmr.body_models import SMPL
 from mmhuman_imphmr.visualization import (BODY_PARTS, MeshVisualizer,
-                                          body_part_colors,
-                                          vertex_part_labels)
+                                          body_part_colors, vertex_part_labels)
 
 
 @pytest.fixture(scope='module')
@@ -20,14 +19,19 @@ def smpl(body_model_root):
 def mean_mesh(smpl):
     """Vertices of the upright mean-shape body facing the camera."""
     with torch.no_grad():
-        out = smpl(global_orient=torch.tensor([[np.pi, 0.0, 0.0]]),
-                   body_pose=torch.zeros(1, 69), betas=torch.zeros(1, 10))
+        out = smpl(
+            global_orient=torch.tensor([[np.pi, 0.0, 0.0]]),
+            body_pose=torch.zeros(1, 69),
+            betas=torch.zeros(1, 10))
     return out['vertices'][0]
 
 
 def _visualizer(smpl, name, **kwargs):
-    return MeshVisualizer(name=name, faces=smpl.faces_tensor,
-                          lbs_weights=smpl.smpl.lbs_weights, **kwargs)
+    return MeshVisualizer(
+        name=name,
+        faces=smpl.faces_tensor,
+        lbs_weights=smpl.smpl.lbs_weights,
+        **kwargs)
 
 
 def test_full_image_overlay_matches_crop(smpl, mean_mesh):
@@ -41,8 +45,8 @@ def test_full_image_overlay_matches_crop(smpl, mean_mesh):
     white_crop = np.full((size, size, 3), 255, np.uint8)
     crop = vis.draw_mesh_on_crop(white_crop, mean_mesh, cam, alpha=1.0)
     image = np.full((160, 200, 3), 255, np.uint8)
-    full = vis.draw_mesh_on_image(image, mean_mesh, cam, center,
-                                  (size, size), alpha=1.0)
+    full = vis.draw_mesh_on_image(
+        image, mean_mesh, cam, center, (size, size), alpha=1.0)
     crop_mask = (crop != 255).any(-1)
     full_mask = (full != 255).any(-1)
     x0, y0 = int(center[0] - size / 2), int(center[1] - size / 2)
@@ -104,9 +108,11 @@ def test_body_part_colors(smpl):
 def test_add_datasample_writes_through_local_backend(smpl, mean_mesh,
                                                      tmp_path):
     from mmhuman_imphmr.structures import MeshDataSample
-    vis = _visualizer(smpl, 'test_backend',
-                      vis_backends=[dict(type='LocalVisBackend')],
-                      save_dir=str(tmp_path))
+    vis = _visualizer(
+        smpl,
+        'test_backend',
+        vis_backends=[dict(type='LocalVisBackend')],
+        save_dir=str(tmp_path))
     sample = MeshDataSample()
     sample.pred_vertices = mean_mesh
     sample.pred_cam = torch.tensor([0.9, 0.0, 0.1])

@@ -26,7 +26,8 @@ ImpHMR with rendered maps of 1, 2 and 6 (``model.neck.map_size``).
 
 ``--train-step`` also measures one optimisation step (loss with every view
 term, backward, the config's optimizer and gradient clipping through its
-optim wrapper) at ``--batch-size`` on a made-up labelled/unlabelled batch, and the peak memory: ``torch.cuda.max_memory_allocated`` on GPU, the
+optim wrapper) at ``--batch-size`` on a made-up labelled/unlabelled batch,
+and the peak memory: ``torch.cuda.max_memory_allocated`` on GPU, the
 process high-water mark ``ru_maxrss`` on CPU. Each model is measured in a
 fresh subprocess so high-water marks do not mix.
 
@@ -58,58 +59,86 @@ DEFAULT_MODELS = [
     ('ptn_r50_mix', 'configs/ptn_r50_mix.py', {}),
     # the paper's HMR-EFT: plain HMR (SPIN's network), no attention
     ('hmr_r50_mix', 'configs/hmr_r50_mix.py', {}),
-    ('imphmr_r50_mix map1', 'configs/imphmr_r50_mix.py',
-     {'model.neck.map_size': 1}),
-    ('imphmr_r50_mix map2', 'configs/imphmr_r50_mix.py',
-     {'model.neck.map_size': 2}),
-    ('imphmr_r50_mix map6', 'configs/imphmr_r50_mix.py',
-     {'model.neck.map_size': 6}),
+    ('imphmr_r50_mix map1', 'configs/imphmr_r50_mix.py', {
+        'model.neck.map_size': 1
+    }),
+    ('imphmr_r50_mix map2', 'configs/imphmr_r50_mix.py', {
+        'model.neck.map_size': 2
+    }),
+    ('imphmr_r50_mix map6', 'configs/imphmr_r50_mix.py', {
+        'model.neck.map_size': 6
+    }),
 ]
 BASELINE_LABEL = 'baseline_r50_mix'
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--configs', nargs='+', default=None,
-                        help='config files (default: the paper models); '
-                        'the label is the file stem')
-    parser.add_argument('--map-sizes', type=int, nargs='*', default=None,
-                        help='with --configs: also each config with these '
-                        'neck.map_size values')
-    parser.add_argument('--baseline', default=BASELINE_LABEL,
-                        help='label the fps ratio is relative to')
+    parser.add_argument(
+        '--configs',
+        nargs='+',
+        default=None,
+        help='config files (default: the paper models); '
+        'the label is the file stem')
+    parser.add_argument(
+        '--map-sizes',
+        type=int,
+        nargs='*',
+        default=None,
+        help='with --configs: also each config with these '
+        'neck.map_size values')
+    parser.add_argument(
+        '--baseline',
+        default=BASELINE_LABEL,
+        help='label the fps ratio is relative to')
     parser.add_argument('--warmup', type=int, default=10)
     parser.add_argument('--iters', type=int, default=50)
-    parser.add_argument('--repeats', type=int, default=3,
-                        help='timed rounds; the best is reported')
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=3,
+        help='timed rounds; the best is reported')
     parser.add_argument('--input-size', type=int, default=224)
-    parser.add_argument('--device', default=None,
-                        help='default: cuda if available, else cpu')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch.set_num_threads (CPU)')
-    parser.add_argument('--body-model-root',
-                        default='data/body_models_synthetic')
-    parser.add_argument('--train-step', action='store_true',
-                        help='also time a training step per model '
-                        '(subprocess each)')
-    parser.add_argument('--batch-size', type=int, default=8,
-                        help='batch of the training step')
+    parser.add_argument(
+        '--device', default=None, help='default: cuda if available, else cpu')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch.set_num_threads (CPU)')
+    parser.add_argument(
+        '--body-model-root', default='data/body_models_synthetic')
+    parser.add_argument(
+        '--train-step',
+        action='store_true',
+        help='also time a training step per model '
+        '(subprocess each)')
+    parser.add_argument(
+        '--batch-size', type=int, default=8, help='batch of the training step')
     parser.add_argument('--train-iters', type=int, default=3)
-    parser.add_argument('--train-rounds', type=int, default=1,
-                        help='training-step subprocesses per model, '
-                        'interleaved over the models; the best is kept')
-    parser.add_argument('--protocol', choices=['forward', 'predict'],
-                        default='forward',
-                        help='forward: the model\'s forward only (paper '
-                        'Tables 6/7); predict: ImpHMR.predict with outputs '
-                        'written to data samples')
-    parser.add_argument('--compile', default=None,
-                        choices=['default', 'reduce-overhead',
-                                 'max-autotune'],
-                        help='torch.compile the timed forward with this mode')
-    parser.add_argument('--amp', action='store_true',
-                        help='autocast inference and an AmpOptimWrapper '
-                        'training step (bf16 on CPUs with bf16 units)')
+    parser.add_argument(
+        '--train-rounds',
+        type=int,
+        default=1,
+        help='training-step subprocesses per model, '
+        'interleaved over the models; the best is kept')
+    parser.add_argument(
+        '--protocol',
+        choices=['forward', 'predict'],
+        default='forward',
+        help='forward: the model\'s forward only (paper '
+        'Tables 6/7); predict: ImpHMR.predict with outputs '
+        'written to data samples')
+    parser.add_argument(
+        '--compile',
+        default=None,
+        choices=['default', 'reduce-overhead', 'max-autotune'],
+        help='torch.compile the timed forward with this mode')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='autocast inference and an AmpOptimWrapper '
+        'training step (bf16 on CPUs with bf16 units)')
     parser.add_argument('--out', default='work_dirs/benchmark_fps.json')
     parser.add_argument('--worker', default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -123,8 +152,9 @@ def model_list(args: argparse.Namespace) -> List[tuple]:
         stem = osp.splitext(osp.basename(config))[0]
         models.append((stem, config, {}))
         for size in args.map_sizes or []:
-            models.append((f'{stem} map{size}', config,
-                           {'model.neck.map_size': size}))
+            models.append((f'{stem} map{size}', config, {
+                'model.neck.map_size': size
+            }))
     return models
 
 
@@ -195,9 +225,14 @@ def forward_fn(model: torch.nn.Module, protocol: str):
 
 
 @torch.no_grad()
-def time_inference(models: List[torch.nn.Module], device: str, size: int,
-                   warmup: int, iters: int, repeats: int,
-                   protocol: str = 'forward', compile_mode: Optional[str] = None,
+def time_inference(models: List[torch.nn.Module],
+                   device: str,
+                   size: int,
+                   warmup: int,
+                   iters: int,
+                   repeats: int,
+                   protocol: str = 'forward',
+                   compile_mode: Optional[str] = None,
                    dtype: Optional[torch.dtype] = None
                    ) -> List[Dict[str, float]]:
     """Best-of-``repeats`` fps of ``iters`` batch-1 passes, per model.
@@ -216,8 +251,10 @@ def time_inference(models: List[torch.nn.Module], device: str, size: int,
         fns.append(fn)
 
     def call(fn):
-        with torch.autocast(device_type, dtype=dtype or torch.float32,
-                            enabled=dtype is not None):
+        with torch.autocast(
+                device_type,
+                dtype=dtype or torch.float32,
+                enabled=dtype is not None):
             return fn(inputs)
 
     for fn in fns:
@@ -235,8 +272,11 @@ def time_inference(models: List[torch.nn.Module], device: str, size: int,
     out = []
     for times in rounds:
         best = min(times)
-        out.append(dict(fps=iters / best, ms_per_image=1000 * best / iters,
-                        fps_mean=iters * len(times) / sum(times)))
+        out.append(
+            dict(
+                fps=iters / best,
+                ms_per_image=1000 * best / iters,
+                fps_mean=iters * len(times) / sum(times)))
     return out
 
 
@@ -253,7 +293,8 @@ def fake_batch(batch: int, size: int, device: str):
         kp2d[:, 2] = 1.0
         s.gt_keypoints2d = kp2d
         s.gt_keypoints3d = torch.cat(
-            [torch.randn(24, 3, generator=gen) * 0.3, torch.ones(24, 1)], 1)
+            [torch.randn(24, 3, generator=gen) * 0.3,
+             torch.ones(24, 1)], 1)
         s.gt_global_orient = torch.tensor([3.1416, 0.0, 0.0])
         s.gt_body_pose = torch.randn(69, generator=gen) * 0.1
         s.gt_betas = torch.randn(10, generator=gen) * 0.5
@@ -278,8 +319,12 @@ def build_optim_wrapper(model, config: str, amp: bool, device: str):
     return build(model, cfg)
 
 
-def time_train_step(model, device: str, size: int, batch: int,
-                    iters: int, optim_wrapper=None) -> Dict[str, float]:
+def time_train_step(model,
+                    device: str,
+                    size: int,
+                    batch: int,
+                    iters: int,
+                    optim_wrapper=None) -> Dict[str, float]:
     """Best time of ``iters`` steps (after a warm-up step), peak memory."""
     model.train()
     if optim_wrapper is None:
@@ -306,14 +351,19 @@ def time_train_step(model, device: str, size: int, batch: int,
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         kind = 'ru_maxrss (process high-water mark)'
-    amp_on = bool(getattr(optim_wrapper, 'enabled', False)) or (
-        device.startswith('cuda')
-        and type(optim_wrapper).__name__ == 'AmpOptimWrapper')
-    return dict(step_s=min(times), step_s_mean=sum(times) / len(times),
-                peak_memory_mb=peak, memory_kind=kind,
-                optim_wrapper=type(optim_wrapper).__name__,
-                optimizer=repr(optim_wrapper.optimizer).splitlines()[0],
-                amp_active=amp_on, loss_terms=sorted(losses))
+    amp_on = bool(getattr(
+        optim_wrapper, 'enabled',
+        False)) or (device.startswith('cuda')
+                    and type(optim_wrapper).__name__ == 'AmpOptimWrapper')
+    return dict(
+        step_s=min(times),
+        step_s_mean=sum(times) / len(times),
+        peak_memory_mb=peak,
+        memory_kind=kind,
+        optim_wrapper=type(optim_wrapper).__name__,
+        optimizer=repr(optim_wrapper.optimizer).splitlines()[0],
+        amp_active=amp_on,
+        loss_terms=sorted(losses))
 
 
 def run_worker(args: argparse.Namespace) -> None:
@@ -321,8 +371,7 @@ def run_worker(args: argparse.Namespace) -> None:
     spec = json.loads(args.worker)
     model = build_model(spec['config'], spec['overrides'],
                         args.body_model_root, args.device)
-    wrapper = build_optim_wrapper(model, spec['config'], args.amp,
-                                  args.device)
+    wrapper = build_optim_wrapper(model, spec['config'], args.amp, args.device)
     result = time_train_step(model, args.device, args.input_size,
                              args.batch_size, args.train_iters, wrapper)
     print(json.dumps(result))
@@ -330,18 +379,28 @@ def run_worker(args: argparse.Namespace) -> None:
 
 def train_step_subprocess(args, label: str, config: str,
                           overrides: Dict) -> Dict:
-    argv = [sys.executable, osp.abspath(__file__), '--worker',
-            json.dumps(dict(config=config, overrides=overrides)),
-            '--device', args.device, '--input-size', str(args.input_size),
-            '--batch-size', str(args.batch_size), '--train-iters',
-            str(args.train_iters), '--body-model-root', args.body_model_root]
+    argv = [
+        sys.executable,
+        osp.abspath(__file__), '--worker',
+        json.dumps(dict(config=config, overrides=overrides)), '--device',
+        args.device, '--input-size',
+        str(args.input_size), '--batch-size',
+        str(args.batch_size), '--train-iters',
+        str(args.train_iters), '--body-model-root', args.body_model_root
+    ]
     if args.amp:
         argv.append('--amp')
     if args.threads:
         argv += ['--threads', str(args.threads)]
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, 'PYTHONPATH': ROOT + os.pathsep
-                               + os.environ.get('PYTHONPATH', '')})
+    proc = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={
+            **os.environ, 'PYTHONPATH':
+            ROOT + os.pathsep + os.environ.get('PYTHONPATH', '')
+        })
     if proc.returncode != 0:
         raise RuntimeError(f'training-step benchmark of {label} failed:\n'
                            f'{proc.stderr[-3000:]}')
@@ -386,16 +445,19 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         model = build_model(config, overrides, args.body_model_root,
                             args.device)
         models.append(model)
-        results.append(dict(label=label, config=config, overrides=overrides,
-                            params_m=sum(p.numel()
-                                         for p in model.parameters()) / 1e6))
+        results.append(
+            dict(
+                label=label,
+                config=config,
+                overrides=overrides,
+                params_m=sum(p.numel() for p in model.parameters()) / 1e6))
     dtype = amp_dtype(args.device) if args.amp else None
     if args.amp and dtype is None:
         print(f'--amp: {device_name(args.device)} has no bf16 matrix units: '
               'inference and training steps run in float32')
-    timings = time_inference(models, args.device, args.input_size,
-                             args.warmup, args.iters, args.repeats,
-                             args.protocol, args.compile, dtype)
+    timings = time_inference(models, args.device, args.input_size, args.warmup,
+                             args.iters, args.repeats, args.protocol,
+                             args.compile, dtype)
     del models
     for entry, timing in zip(results, timings):
         entry.update(timing)
@@ -420,23 +482,28 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     for r in results:
         r['ratio_to_baseline'] = r['fps'] / base[0]['fps'] if base else None
     report = dict(
-        protocol=dict(batch=1, input_size=args.input_size,
-                      warmup=args.warmup, iters=args.iters,
-                      repeats=args.repeats,
-                      reported='best round (rounds interleaved)',
-                      timed=('forward: backbone, neck at phi=0, regressor, '
-                             'SMPL mesh (outputs on the device)'
-                             if args.protocol == 'forward' else
-                             'ImpHMR.predict (forward + outputs written to '
-                             'data samples)'),
-                      protocol=args.protocol, compile=args.compile,
-                      amp=args.amp,
-                      amp_dtype=None if dtype is None else str(dtype),
-                      baseline=args.baseline,
-                      train_batch_size=args.batch_size if args.train_step
-                      else None),
-        device=args.device, device_name=device_name(args.device),
-        torch_version=torch.__version__, threads=torch.get_num_threads(),
+        protocol=dict(
+            batch=1,
+            input_size=args.input_size,
+            warmup=args.warmup,
+            iters=args.iters,
+            repeats=args.repeats,
+            reported='best round (rounds interleaved)',
+            timed=('forward: backbone, neck at phi=0, regressor, '
+                   'SMPL mesh (outputs on the device)'
+                   if args.protocol == 'forward' else
+                   'ImpHMR.predict (forward + outputs written to '
+                   'data samples)'),
+            protocol=args.protocol,
+            compile=args.compile,
+            amp=args.amp,
+            amp_dtype=None if dtype is None else str(dtype),
+            baseline=args.baseline,
+            train_batch_size=args.batch_size if args.train_step else None),
+        device=args.device,
+        device_name=device_name(args.device),
+        torch_version=torch.__version__,
+        threads=torch.get_num_threads(),
         results=results)
     print_table(results, args.train_step)
     print(f'device: {report["device_name"]} ({args.device}), torch '

@@ -31,31 +31,41 @@ from mmhuman_imphmr.utils.geometry import (rotation_y,
                                            weak_perspective_to_translation)
 
 
-def uv_ellipsoid(rings: int = 84, segments: int = 82,
+def uv_ellipsoid(rings: int = 84,
+                 segments: int = 82,
                  radii=(0.25, 0.85, 0.15)):
     """Closed UV-sphere mesh (2 + rings*segments vertices) scaled to ``radii``.
 
     Returns:
         tuple: ``vertices`` Tensor[V, 3], ``faces`` LongTensor[F, 3].
     """
-    theta = torch.arange(1, rings + 1, dtype=torch.float64) * math.pi / (rings + 1)
+    theta = torch.arange(
+        1, rings + 1, dtype=torch.float64) * math.pi / (
+            rings + 1)
     lon = torch.arange(segments, dtype=torch.float64) * 2 * math.pi / segments
     t, p = torch.meshgrid(theta, lon, indexing='ij')
     ring_pts = torch.stack([t.sin() * p.cos(), t.cos(), t.sin() * p.sin()], -1)
-    verts = torch.cat([torch.tensor([[0., 1., 0.]], dtype=torch.float64),
-                       ring_pts.reshape(-1, 3),
-                       torch.tensor([[0., -1., 0.]], dtype=torch.float64)])
+    verts = torch.cat([
+        torch.tensor([[0., 1., 0.]], dtype=torch.float64),
+        ring_pts.reshape(-1, 3),
+        torch.tensor([[0., -1., 0.]], dtype=torch.float64)
+    ])
     verts = verts * torch.tensor(radii, dtype=torch.float64)
     idx = torch.arange(rings * segments).view(rings, segments) + 1
     nxt = idx.roll(-1, dims=1)
-    faces = [torch.stack([torch.zeros(segments, dtype=torch.long), nxt[0],
-                          idx[0]], 1)]
+    faces = [
+        torch.stack([torch.zeros(segments, dtype=torch.long), nxt[0], idx[0]],
+                    1)
+    ]
     a, b, c, d = idx[:-1], nxt[:-1], idx[1:], nxt[1:]
-    faces += [torch.stack([a, b, c], -1).reshape(-1, 3),
-              torch.stack([b, d, c], -1).reshape(-1, 3)]
+    faces += [
+        torch.stack([a, b, c], -1).reshape(-1, 3),
+        torch.stack([b, d, c], -1).reshape(-1, 3)
+    ]
     south = len(verts) - 1
-    faces.append(torch.stack([idx[-1], nxt[-1],
-                              torch.full((segments, ), south)], 1))
+    faces.append(
+        torch.stack([idx[-1], nxt[-1],
+                     torch.full((segments, ), south)], 1))
     return verts.float(), torch.cat(faces)
 
 
@@ -73,11 +83,13 @@ def smpl_mean_pose():
     smpl = SMPL(model_path=root)
     mean = load_smpl_mean_params(os.path.join(root, 'smpl_mean_params.npz'))
     from mmhuman_imphmr.utils.geometry import rot6d_to_rotmat
-    rotmat = rot6d_to_rotmat(torch.as_tensor(mean['pose']).float().view(
-        1, 24, 6))
-    out = smpl(global_orient=rotmat[:, :1], body_pose=rotmat[:, 1:],
-               betas=torch.as_tensor(mean['shape']).float()[None],
-               pose2rot=False)
+    rotmat = rot6d_to_rotmat(
+        torch.as_tensor(mean['pose']).float().view(1, 24, 6))
+    out = smpl(
+        global_orient=rotmat[:, :1],
+        body_pose=rotmat[:, 1:],
+        betas=torch.as_tensor(mean['shape']).float()[None],
+        pose2rot=False)
     return out['vertices'][0], smpl.faces_tensor
 
 
@@ -122,12 +134,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--batch', type=int, default=64)
-    parser.add_argument('--mesh', choices=['auto', 'smpl', 'sphere'],
-                        default='auto')
+    parser.add_argument(
+        '--mesh', choices=['auto', 'smpl', 'sphere'], default='auto')
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch.set_num_threads (CPU)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch.set_num_threads (CPU)')
     parser.add_argument('--max-candidates', type=int, default=2**21)
     parser.add_argument('--skip-render', action='store_true')
     args = parser.parse_args()
@@ -137,15 +152,15 @@ def main():
     vertices, faces, name = make_batch(args.batch, args.mesh, args.device)
     print(f'device={args.device} threads={torch.get_num_threads()} '
           f'mesh={name} V={vertices.shape[1]} F={faces.shape[0]}')
-    small = MeshRasterizer(image_size=128,
-                           max_candidates=args.max_candidates)
+    small = MeshRasterizer(image_size=128, max_candidates=args.max_candidates)
     colors = torch.full_like(vertices, 0.7)
     cases = [(f'silhouette B={args.batch} 128x128',
               lambda: small.silhouette(vertices, faces))]
     if not args.skip_render:
-        big = MeshRasterizer(image_size=512,
-                             focal_length=FOCAL_LENGTH * 512 / CROP_SIZE,
-                             max_candidates=args.max_candidates)
+        big = MeshRasterizer(
+            image_size=512,
+            focal_length=FOCAL_LENGTH * 512 / CROP_SIZE,
+            max_candidates=args.max_candidates)
         cases += [(f'render     B={args.batch} 128x128',
                    lambda: small.render(vertices, faces, colors)),
                   ('render     B=1 512x512',

@@ -22,11 +22,14 @@ does not). The verdict uses the anonymous memory of all processes:
 Usage::
 
     # the config's own dataset (the synthetic config generates it if missing)
-    python tools/analysis/dataloader_memory.py configs/_base_/datasets/synthetic.py
+    python tools/analysis/dataloader_memory.py \
+        configs/_base_/datasets/synthetic.py
 
     # a generated synthetic (or any HumanData) folder, config's pipeline
-    python tools/generate_synthetic_dataset.py /tmp/syn10k --num-train 10000 --num-val 0
-    python tools/analysis/dataloader_memory.py configs/_base_/datasets/synthetic.py \
+    python tools/generate_synthetic_dataset.py /tmp/syn10k \
+        --num-train 10000 --num-val 0
+    python tools/analysis/dataloader_memory.py \
+        configs/_base_/datasets/synthetic.py \
         --data-root /tmp/syn10k --num-workers 2 --batch-size 16 \
         --out work_dirs/dataloader_memory.json
 
@@ -54,30 +57,47 @@ STATUS_FIELDS = ('VmRSS', 'RssAnon', 'RssFile', 'RssShmem', 'VmHWM')
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', nargs='?',
-                        default=osp.join(ROOT, 'configs', '_base_',
-                                         'datasets', 'synthetic.py'),
-                        help='config with a train_dataloader (default: the '
-                        'synthetic dataset config)')
-    parser.add_argument('--data-root', default=None,
-                        help='use HumanImageDataset over <data-root>/'
-                        '<ann-file> with the config\'s pipeline instead of '
-                        'the config\'s dataset')
-    parser.add_argument('--ann-file', default='synthetic_train.npz',
-                        help='annotation file under --data-root')
+    parser.add_argument(
+        'config',
+        nargs='?',
+        default=osp.join(ROOT, 'configs', '_base_', 'datasets',
+                         'synthetic.py'),
+        help='config with a train_dataloader (default: the '
+        'synthetic dataset config)')
+    parser.add_argument(
+        '--data-root',
+        default=None,
+        help='use HumanImageDataset over <data-root>/'
+        '<ann-file> with the config\'s pipeline instead of '
+        'the config\'s dataset')
+    parser.add_argument(
+        '--ann-file',
+        default='synthetic_train.npz',
+        help='annotation file under --data-root')
     parser.add_argument('--num-workers', type=int, default=2)
-    parser.add_argument('--batch-size', type=int, default=None,
-                        help='default: the config\'s')
-    parser.add_argument('--every', type=int, default=None,
-                        help='sample memory every N batches (default: about '
-                        '10 samples per epoch)')
-    parser.add_argument('--max-batches', type=int, default=None,
-                        help='stop early (tests); default: one full epoch')
-    parser.add_argument('--out', default='work_dirs/dataloader_memory.json',
-                        help='JSON report ("" to skip)')
-    parser.add_argument('--max-growth-mb', type=float, default=None,
-                        help='exit with status 1 when the anonymous memory '
-                        'of all processes grew by more than this')
+    parser.add_argument(
+        '--batch-size', type=int, default=None, help='default: the config\'s')
+    parser.add_argument(
+        '--every',
+        type=int,
+        default=None,
+        help='sample memory every N batches (default: about '
+        '10 samples per epoch)')
+    parser.add_argument(
+        '--max-batches',
+        type=int,
+        default=None,
+        help='stop early (tests); default: one full epoch')
+    parser.add_argument(
+        '--out',
+        default='work_dirs/dataloader_memory.json',
+        help='JSON report ("" to skip)')
+    parser.add_argument(
+        '--max-growth-mb',
+        type=float,
+        default=None,
+        help='exit with status 1 when the anonymous memory '
+        'of all processes grew by more than this')
     return parser.parse_args(argv)
 
 
@@ -130,13 +150,17 @@ def snapshot(label: str, batches: int, samples: int, start: float) -> dict:
         if status is not None:
             workers.append(dict(pid=pid, **status))
     procs = [parent] + workers
-    return dict(label=label, batches=batches, samples=samples,
-                elapsed_s=round(time.perf_counter() - start, 2),
-                parent=parent, workers=workers,
-                total_rss_mb=sum(p.get('VmRSS', 0.0) for p in procs),
-                total_anon_mb=sum(p.get('RssAnon', 0.0) for p in procs),
-                total_pss_mb=sum(p.get('Pss', 0.0) for p in procs),
-                total_pss_anon_mb=sum(p.get('Pss_Anon', 0.0) for p in procs))
+    return dict(
+        label=label,
+        batches=batches,
+        samples=samples,
+        elapsed_s=round(time.perf_counter() - start, 2),
+        parent=parent,
+        workers=workers,
+        total_rss_mb=sum(p.get('VmRSS', 0.0) for p in procs),
+        total_anon_mb=sum(p.get('RssAnon', 0.0) for p in procs),
+        total_pss_mb=sum(p.get('Pss', 0.0) for p in procs),
+        total_pss_anon_mb=sum(p.get('Pss_Anon', 0.0) for p in procs))
 
 
 def build_dataloader(args: argparse.Namespace):
@@ -160,8 +184,10 @@ def build_dataloader(args: argparse.Namespace):
             raise FileNotFoundError(f'--data-root: {ann_file} not found')
         pipeline = _find_pipeline(loader_cfg['dataset'], args.config)
         loader_cfg['dataset'] = dict(
-            type='HumanImageDataset', ann_file=ann_file,
-            data_prefix=dict(img_path=args.data_root), pipeline=pipeline,
+            type='HumanImageDataset',
+            ann_file=ann_file,
+            data_prefix=dict(img_path=args.data_root),
+            pipeline=pipeline,
             check_images=True)
     return Runner.build_dataloader(loader_cfg, seed=0)
 
@@ -209,15 +235,19 @@ def run(args: argparse.Namespace) -> dict:
     records.append(snapshot('end', batches, samples, start))
     ref, end = records[1] if len(records) > 2 else records[0], records[-1]
     report = dict(
-        config=args.config, data_root=args.data_root,
-        num_workers=args.num_workers, batch_size=loader.batch_size,
-        dataset_len=len(loader.dataset), batches=batches, samples=samples,
-        seconds=round(time.perf_counter() - start, 1), checksum=checksum,
+        config=args.config,
+        data_root=args.data_root,
+        num_workers=args.num_workers,
+        batch_size=loader.batch_size,
+        dataset_len=len(loader.dataset),
+        batches=batches,
+        samples=samples,
+        seconds=round(time.perf_counter() - start, 1),
+        checksum=checksum,
         records=records,
         growth_rss_mb=end['total_rss_mb'] - ref['total_rss_mb'],
         growth_anon_mb=end['total_anon_mb'] - ref['total_anon_mb'],
-        growth_pss_anon_mb=end['total_pss_anon_mb'] -
-        ref['total_pss_anon_mb'])
+        growth_pss_anon_mb=end['total_pss_anon_mb'] - ref['total_pss_anon_mb'])
     del loader  # stops the persistent workers
     return report
 
@@ -242,8 +272,8 @@ def print_table(report: dict) -> None:
         line = f'{rec["batches"]:>7} {rec["samples"]:>7} ' \
                f'{rec["elapsed_s"]:>7.1f} | {cell(rec["parent"])}'
         for i in range(workers):
-            line += ' | ' + cell(rec['workers'][i] if i < len(
-                rec['workers']) else None)
+            line += ' | ' + cell(rec['workers'][i] if i <
+                                 len(rec['workers']) else None)
         line += (f' | {rec["total_rss_mb"]:7.1f} '
                  f'({rec["total_anon_mb"]:5.1f})'
                  f' | {rec["total_pss_anon_mb"]:8.1f}')

@@ -46,7 +46,7 @@ QUICK_START = osp.join(ROOT, 'configs', 'imphmr_r18_synthetic.py')
 
 
 def _memory_tool():
-    """The sibling dataloader_memory.py (builds the loader as training does)."""
+    """Sibling dataloader_memory.py (builds the loader as training does)."""
     path = osp.join(osp.dirname(osp.abspath(__file__)), 'dataloader_memory.py')
     spec = importlib.util.spec_from_file_location('dataloader_memory', path)
     module = importlib.util.module_from_spec(spec)
@@ -57,35 +57,59 @@ def _memory_tool():
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', nargs='?', default=QUICK_START,
-                        help='config with a train_dataloader (default: the '
-                        'quick start)')
-    parser.add_argument('--data-root', default=None,
-                        help='HumanImageDataset over <data-root>/<ann-file> '
-                        'with the config\'s pipeline')
+    parser.add_argument(
+        'config',
+        nargs='?',
+        default=QUICK_START,
+        help='config with a train_dataloader (default: the '
+        'quick start)')
+    parser.add_argument(
+        '--data-root',
+        default=None,
+        help='HumanImageDataset over <data-root>/<ann-file> '
+        'with the config\'s pipeline')
     parser.add_argument('--ann-file', default='synthetic_train.npz')
-    parser.add_argument('--num-workers', type=int, default=None,
-                        help='default: the config\'s')
-    parser.add_argument('--batch-size', type=int, default=None,
-                        help='default: the config\'s')
-    parser.add_argument('--batches', type=int, default=10,
-                        help='timed batches after the first')
-    parser.add_argument('--samples', type=int, default=64,
-                        help='samples for the per-worker rate')
-    parser.add_argument('--measure-step', action='store_true',
-                        help='train the config\'s model on the batches and '
-                        'measure its consumption and the loader wait')
-    parser.add_argument('--step-s', type=float, default=None,
-                        help='a step time measured elsewhere (s), instead '
-                        'of --measure-step')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch.set_num_threads of this process')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        default=None,
-                        help='key=value overrides of the config (the model '
-                        'of --measure-step, e.g. the body model path)')
-    parser.add_argument('--out', default='work_dirs/dataloader_throughput.json',
-                        help='JSON report ("" to skip)')
+    parser.add_argument(
+        '--num-workers', type=int, default=None, help='default: the config\'s')
+    parser.add_argument(
+        '--batch-size', type=int, default=None, help='default: the config\'s')
+    parser.add_argument(
+        '--batches',
+        type=int,
+        default=10,
+        help='timed batches after the first')
+    parser.add_argument(
+        '--samples',
+        type=int,
+        default=64,
+        help='samples for the per-worker rate')
+    parser.add_argument(
+        '--measure-step',
+        action='store_true',
+        help='train the config\'s model on the batches and '
+        'measure its consumption and the loader wait')
+    parser.add_argument(
+        '--step-s',
+        type=float,
+        default=None,
+        help='a step time measured elsewhere (s), instead '
+        'of --measure-step')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch.set_num_threads of this process')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        default=None,
+        help='key=value overrides of the config (the model '
+        'of --measure-step, e.g. the body model path)')
+    parser.add_argument(
+        '--out',
+        default='work_dirs/dataloader_throughput.json',
+        help='JSON report ("" to skip)')
     return parser.parse_args(argv)
 
 
@@ -104,8 +128,11 @@ def per_worker_rate(loader, samples: int) -> Dict[str, float]:
     for i in range(n):
         dataset[(i * 7919) % len(dataset)]  # spread over the file
     seconds = time.perf_counter() - start
-    return dict(samples=n, seconds=seconds, images_per_s=n / seconds,
-                ms_per_image=1000 * seconds / n)
+    return dict(
+        samples=n,
+        seconds=seconds,
+        images_per_s=n / seconds,
+        ms_per_image=1000 * seconds / n)
 
 
 def loader_rate(loader, batches: int, consume) -> Dict[str, float]:
@@ -121,12 +148,17 @@ def loader_rate(loader, batches: int, consume) -> Dict[str, float]:
         if done >= batches:
             break
     seconds = time.perf_counter() - start
-    return dict(batches=done, images=images, seconds=seconds,
-                first_batch_s=start - first,
-                images_per_s=images / max(seconds, 1e-9))
+    return dict(
+        batches=done,
+        images=images,
+        seconds=seconds,
+        first_batch_s=start - first,
+        images_per_s=images / max(seconds, 1e-9))
 
 
-def step_rate(loader, config: str, batches: int,
+def step_rate(loader,
+              config: str,
+              batches: int,
               cfg_options: Optional[dict] = None) -> Dict[str, float]:
     """Train the config's model on the loader's batches: the step's
     consumption and how long each step waited for its batch."""
@@ -157,10 +189,13 @@ def step_rate(loader, config: str, batches: int,
             images += len(batch['inputs'])
     del it
     total = sum(waits) + sum(steps)
-    return dict(batches=len(steps), step_s=sum(steps) / len(steps),
-                wait_s=sum(waits) / len(waits), wait_fraction=sum(waits) /
-                total, images_per_s=images / sum(steps),
-                torch_threads=torch.get_num_threads())
+    return dict(
+        batches=len(steps),
+        step_s=sum(steps) / len(steps),
+        wait_s=sum(waits) / len(waits),
+        wait_fraction=sum(waits) / total,
+        images_per_s=images / sum(steps),
+        torch_threads=torch.get_num_threads())
 
 
 def cpu_name() -> str:
@@ -181,13 +216,18 @@ def run(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     tool = _memory_tool()
     cfg = Config.fromfile(args.config)
-    workers = (args.num_workers if args.num_workers is not None else
-               cfg.train_dataloader.get('num_workers', 0))
+    workers = (
+        args.num_workers if args.num_workers is not None else
+        cfg.train_dataloader.get('num_workers', 0))
     single = tool.build_dataloader(_loader_args(args, 0))
-    report = dict(config=args.config, data_root=args.data_root,
-                  cpu=cpu_name(), cores=os.cpu_count(),
-                  batch_size=single.batch_size, num_workers=workers,
-                  per_worker=per_worker_rate(single, args.samples))
+    report = dict(
+        config=args.config,
+        data_root=args.data_root,
+        cpu=cpu_name(),
+        cores=os.cpu_count(),
+        batch_size=single.batch_size,
+        num_workers=workers,
+        per_worker=per_worker_rate(single, args.samples))
     del single
     loader = tool.build_dataloader(_loader_args(args, workers))
     report['loader'] = loader_rate(loader, args.batches, tool.consume)
@@ -224,7 +264,8 @@ def print_report(r: dict) -> None:
               f'{step["wait_s"] * 1000:.1f} ms per step '
               f'({100 * step["wait_fraction"]:.1f}% of the time)')
     if r.get('consumption_images_per_s') is not None:
-        print(f'  verdict: the loader {"keeps up" if r["keeps_up"] else "is the bottleneck"} '
+        print(f'  verdict: the loader '
+              f'{"keeps up" if r["keeps_up"] else "is the bottleneck"} '
               f'({r["headroom"]:.2f}x the step\'s '
               f'{r["consumption_images_per_s"]:.1f} images/s)')
 

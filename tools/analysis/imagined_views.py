@@ -7,9 +7,10 @@ the canonical predicted camera), then, per model, its mesh predicted at each
 ``phi`` (with the camera it predicts for that view) and, for models with a
 silhouette head, that head's output. Example (the synthetic benchmark)::
 
+    C=configs/synthetic_benchmark
     python tools/analysis/imagined_views.py \\
-        full=configs/synthetic_benchmark/reg_imag_cons.py:work_dirs/.../iter_600.pth \\
-        reg=configs/synthetic_benchmark/reg.py:work_dirs/.../iter_600.pth \\
+        full=$C/reg_imag_cons.py:work_dirs/.../iter_600.pth \\
+        reg=$C/reg.py:work_dirs/.../iter_600.pth \\
         --out docs/images/synthetic_benchmark_views.png
 """
 import argparse
@@ -26,8 +27,8 @@ def parse_args(argv=None):
     p.add_argument('models', nargs='+', metavar='NAME=CONFIG:CHECKPOINT')
     p.add_argument('--num', type=int, default=3, help='val images')
     p.add_argument('--first', type=int, default=0, help='first val index')
-    p.add_argument('--phis', nargs='+', type=float,
-                   default=[0., 90., 180., 270.])
+    p.add_argument(
+        '--phis', nargs='+', type=float, default=[0., 90., 180., 270.])
     p.add_argument('--view-size', type=int, default=128)
     p.add_argument('--out', required=True, help='PNG to write')
     return p.parse_args(argv)
@@ -73,32 +74,35 @@ def main(argv=None) -> None:
                          f'images, asked for {args.first}..'
                          f'{args.first + args.num - 1}')
     body = first.head.body_model
-    vis = MeshVisualizer(name='imagined_views', faces=body.faces_tensor,
-                         lbs_weights=body.smpl.lbs_weights,
-                         view_size=args.view_size)
+    vis = MeshVisualizer(
+        name='imagined_views',
+        faces=body.faces_tensor,
+        lbs_weights=body.smpl.lbs_weights,
+        view_size=args.view_size)
     phis = [float(p) for p in args.phis]
     radians = [np.deg2rad(p) for p in phis]
     size = args.view_size
     blocks = []
     for index in range(args.first, args.first + args.num):
         batch = pseudo_collate([dataset[index]])
-        crop = cv2.cvtColor(np.ascontiguousarray(
-            batch['inputs'][0].permute(1, 2, 0).numpy(), np.uint8),
-            cv2.COLOR_BGR2RGB)
+        crop = cv2.cvtColor(
+            np.ascontiguousarray(batch['inputs'][0].permute(1, 2, 0).numpy(),
+                                 np.uint8), cv2.COLOR_BGR2RGB)
         crop_p = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
         sample = batch['data_samples'][0]
         rows = []
         for r, (name, model) in enumerate(models):
             data = model.data_preprocessor(batch, training=False)
-            views = model.predict_views(data['inputs'], radians,
-                                        return_vertices=True)
+            views = model.predict_views(
+                data['inputs'], radians, return_vertices=True)
             if r == 0:  # GT of each view, with the canonical camera
-                gt = body(global_orient=torch.as_tensor(
-                    sample.gt_global_orient, dtype=torch.float32)[None],
+                gt = body(
+                    global_orient=torch.as_tensor(
+                        sample.gt_global_orient, dtype=torch.float32)[None],
                     body_pose=torch.as_tensor(
                         sample.gt_body_pose, dtype=torch.float32)[None],
-                    betas=torch.as_tensor(sample.gt_betas,
-                                          dtype=torch.float32)[None])
+                    betas=torch.as_tensor(
+                        sample.gt_betas, dtype=torch.float32)[None])
                 verts = gt['vertices'][0]
                 joints = gt['joints'][0]
                 pelvis = 0.5 * (joints[GT_RIGHT_HIP] + joints[GT_LEFT_HIP])
@@ -106,20 +110,29 @@ def main(argv=None) -> None:
                 for phi, rad in zip(phis, radians):
                     turned = rotate_joints_to_view(verts, rad, pelvis)
                     blank = np.full((size, size, 3), 255, np.uint8)
-                    panels.append(_label(vis.draw_mesh_on_crop(
-                        blank, turned, views['cam'][0, 0], alpha=1.0),
-                        f'GT {phi:g}'))
+                    panels.append(
+                        _label(
+                            vis.draw_mesh_on_crop(
+                                blank, turned, views['cam'][0, 0], alpha=1.0),
+                            f'GT {phi:g}'))
                 rows.append(np.concatenate(panels, 1))
             panels = [_label(np.full((size, size, 3), 255, np.uint8), name)]
             for a, phi in enumerate(phis):
                 blank = np.full((size, size, 3), 255, np.uint8)
-                panels.append(_label(vis.draw_mesh_on_crop(
-                    blank, views['vertices'][0, a], views['cam'][0, a],
-                    alpha=1.0), f'{name} {phi:g}'))
+                panels.append(
+                    _label(
+                        vis.draw_mesh_on_crop(
+                            blank,
+                            views['vertices'][0, a],
+                            views['cam'][0, a],
+                            alpha=1.0), f'{name} {phi:g}'))
             rows.append(np.concatenate(panels, 1))
             if 'silhouette_logits' in views:
-                panels = [_label(np.full((size, size, 3), 255, np.uint8),
-                                 f'{name} silh.')]
+                panels = [
+                    _label(
+                        np.full((size, size, 3), 255, np.uint8),
+                        f'{name} silh.')
+                ]
                 for a in range(len(phis)):
                     prob = torch.sigmoid(views['silhouette_logits'][0, a])
                     gray = cv2.resize((prob.numpy() * 255).astype(np.uint8),

@@ -64,7 +64,9 @@ def _smpl(path: str) -> Dict[str, np.ndarray]:
     return smpl
 
 
-def evaluate(train_npz: str, test_npz: str, body_model_root: str,
+def evaluate(train_npz: str,
+             test_npz: str,
+             body_model_root: str,
              batch_size: int = 50) -> Dict[str, Dict[str, float]]:
     """MPJPE / PA-MPJPE / PVE (mm) of the image-blind predictors."""
     from mmhuman_imphmr.evaluation import MeshMetric
@@ -76,15 +78,17 @@ def evaluate(train_npz: str, test_npz: str, body_model_root: str,
     body = torch.as_tensor(np.asarray(train['body_pose'], np.float32))
     mean_body = rotation_mean(axis_angle_to_rotmat(body.reshape(-1, 23, 3)))
     params = np.load(osp.join(body_model_root, 'smpl_mean_params.npz'))
-    init = rot6d_to_rotmat(torch.as_tensor(
-        params['pose'], dtype=torch.float32).reshape(24, 6))
+    init = rot6d_to_rotmat(
+        torch.as_tensor(params['pose'], dtype=torch.float32).reshape(24, 6))
     predictors = dict(
-        smpl_mean_params=(init[1:], torch.as_tensor(
-            params['shape'], dtype=torch.float32).reshape(10)),
+        smpl_mean_params=(init[1:],
+                          torch.as_tensor(
+                              params['shape'],
+                              dtype=torch.float32).reshape(10)),
         train_mean_pose=(mean_body, torch.zeros(10)))
 
-    metric = MeshMetric(body_model=dict(type='SMPL',
-                                        model_path=body_model_root))
+    metric = MeshMetric(
+        body_model=dict(type='SMPL', model_path=body_model_root))
     num = len(test['body_pose'])
     results = {}
     for name, (pose, betas) in predictors.items():
@@ -94,14 +98,17 @@ def evaluate(train_npz: str, test_npz: str, body_model_root: str,
             for i in range(start, min(start + batch_size, num)):
                 orient = torch.as_tensor(
                     np.asarray(test['global_orient'][i], np.float32))
-                samples.append(dict(
-                    gt_global_orient=orient,
-                    gt_body_pose=torch.as_tensor(np.asarray(
-                        test['body_pose'][i], np.float32)).reshape(69),
-                    gt_betas=torch.as_tensor(
-                        np.asarray(test['betas'][i], np.float32)),
-                    pred_global_orient=axis_angle_to_rotmat(orient)[None],
-                    pred_body_pose=pose, pred_betas=betas))
+                samples.append(
+                    dict(
+                        gt_global_orient=orient,
+                        gt_body_pose=torch.as_tensor(
+                            np.asarray(test['body_pose'][i],
+                                       np.float32)).reshape(69),
+                        gt_betas=torch.as_tensor(
+                            np.asarray(test['betas'][i], np.float32)),
+                        pred_global_orient=axis_angle_to_rotmat(orient)[None],
+                        pred_body_pose=pose,
+                        pred_betas=betas))
             metric.process(None, samples)
         results[name] = metric.compute_metrics(metric.results)
     return results
@@ -111,9 +118,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('train', help='HumanData .npz of the training set')
     parser.add_argument('test', help='HumanData .npz to evaluate on')
-    parser.add_argument('--body-model-root', required=True,
-                        help='folder with the SMPL files, '
-                        'smpl_mean_params.npz and J_regressor_h36m.npy')
+    parser.add_argument(
+        '--body-model-root',
+        required=True,
+        help='folder with the SMPL files, '
+        'smpl_mean_params.npz and J_regressor_h36m.npy')
     parser.add_argument('--out', help='write the metrics as JSON')
     args = parser.parse_args()
     results = evaluate(args.train, args.test, args.body_model_root)

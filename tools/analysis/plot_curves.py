@@ -27,12 +27,18 @@ Series = Dict[str, Tuple[List[float], List[float]]]
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('logs', nargs='+', help='vis_data JSON log files')
-    parser.add_argument('--keys', nargs='+', default=['loss'],
-                        help='keys to plot, e.g. loss loss_reg_pose pa_mpjpe')
+    parser.add_argument(
+        '--keys',
+        nargs='+',
+        default=['loss'],
+        help='keys to plot, e.g. loss loss_reg_pose pa_mpjpe')
     parser.add_argument('--out', default='curves.png')
     parser.add_argument('--title', default=None)
-    parser.add_argument('--legend', nargs='+', default=None,
-                        help='one name per log (default: run folder)')
+    parser.add_argument(
+        '--legend',
+        nargs='+',
+        default=None,
+        help='one name per log (default: run folder)')
     return parser.parse_args(argv)
 
 
@@ -56,8 +62,9 @@ def read_log(path: str, keys: Sequence[str]) -> Series:
                                  f'({exc})') from None
             if not isinstance(record, dict):
                 raise ValueError(f'{path}:{number}: expected a JSON object')
-            x = next((record[k] for k in ('step', 'iter', 'epoch')
-                      if k in record), number)
+            x = next(
+                (record[k] for k in ('step', 'iter', 'epoch') if k in record),
+                number)
             for key in keys:
                 if key in record:
                     series[key][0].append(float(x))
@@ -72,7 +79,9 @@ def _default_name(path: str) -> str:
     return osp.splitext(osp.basename(path))[0]
 
 
-def plot_curves(logs: Sequence[str], keys: Sequence[str], out: str,
+def plot_curves(logs: Sequence[str],
+                keys: Sequence[str],
+                out: str,
                 legend: Optional[Sequence[str]] = None,
                 title: Optional[str] = None) -> str:
     """Plot ``keys`` of every log into ``out`` (PNG); return ``out``."""
@@ -85,17 +94,21 @@ def plot_curves(logs: Sequence[str], keys: Sequence[str], out: str,
     if not found:
         raise KeyError(f'none of the keys {list(keys)} appears in '
                        f'{list(logs)}')
-    fig, axes = plt.subplots(len(found), 1, figsize=(7, 2.8 * len(found)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(found), 1, figsize=(7, 2.8 * len(found)), squeeze=False)
     for ax, key in zip(axes[:, 0], found):
         for name, series in zip(names, data):
             x, y = series[key]
             if x:
-                ax.plot(x, y, marker='o' if len(x) < 30 else None,
-                        markersize=3, label=name)
+                ax.plot(
+                    x,
+                    y,
+                    marker='o' if len(x) < 30 else None,
+                    markersize=3,
+                    label=name)
         ax.set_ylabel(key)
-        ax.set_xlabel('iteration' if key.startswith('loss') or key == 'lr'
-                      else 'step (epoch / iteration)')
+        ax.set_xlabel('iteration' if key.startswith('loss') or key == 'lr' else
+                      'step (epoch / iteration)')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:

@@ -54,41 +54,60 @@ PAPER = {  # the paper's numbers for the README table (3DPW, ESV on 3DPW)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument('--configs', nargs='+', default=list(DEFAULT_CONFIGS),
-                   help='config names in configs/synthetic_benchmark/ (or '
-                   'paths to .py files)')
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0],
+        formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument(
+        '--configs',
+        nargs='+',
+        default=list(DEFAULT_CONFIGS),
+        help='config names in configs/synthetic_benchmark/ (or '
+        'paths to .py files)')
     p.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
-    p.add_argument('--steps', type=int, default=None,
-                   help='training iterations per run (default: the base '
-                   'config\'s benchmark_steps)')
-    p.add_argument('--pretrain-steps', type=int, default=None,
-                   help='iterations of the shared HMR pre-training '
-                   '(pretrain_hmr.py; default: the base config\'s '
-                   'pretrain_steps; 0: every config from scratch)')
-    p.add_argument('--pretrain-config', default='pretrain_hmr',
-                   help='config of the shared pre-training (name in '
-                   'configs/synthetic_benchmark/ or a .py path)')
+    p.add_argument(
+        '--steps',
+        type=int,
+        default=None,
+        help='training iterations per run (default: the base '
+        'config\'s benchmark_steps)')
+    p.add_argument(
+        '--pretrain-steps',
+        type=int,
+        default=None,
+        help='iterations of the shared HMR pre-training '
+        '(pretrain_hmr.py; default: the base config\'s '
+        'pretrain_steps; 0: every config from scratch)')
+    p.add_argument(
+        '--pretrain-config',
+        default='pretrain_hmr',
+        help='config of the shared pre-training (name in '
+        'configs/synthetic_benchmark/ or a .py path)')
     p.add_argument('--work-dir', default='work_dirs/synthetic_benchmark')
-    p.add_argument('--out', default='docs/results/synthetic_benchmark.json',
-                   help='summary JSON; the markdown table and the plot are '
-                   'written next to it (.md, .png)')
-    p.add_argument('--cfg-options', nargs='+', default=[],
-                   help='key=value overrides for every run (e.g. '
-                   'train_dataloader.batch_size=4); they are recorded in '
-                   'the JSON')
+    p.add_argument(
+        '--out',
+        default='docs/results/synthetic_benchmark.json',
+        help='summary JSON; the markdown table and the plot are '
+        'written next to it (.md, .png)')
+    p.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        help='key=value overrides for every run (e.g. '
+        'train_dataloader.batch_size=4); they are recorded in '
+        'the JSON')
     p.add_argument('--no-plot', action='store_true')
-    p.add_argument('--single', nargs=3, metavar=('CONFIG', 'SEED', 'DIR'),
-                   help=argparse.SUPPRESS)  # internal: one run, in a child
+    p.add_argument(
+        '--single',
+        nargs=3,
+        metavar=('CONFIG', 'SEED', 'DIR'),
+        help=argparse.SUPPRESS)  # internal: one run, in a child
     p.add_argument('--init-checkpoint', help=argparse.SUPPRESS)  # internal
     p.add_argument('--export', help=argparse.SUPPRESS)  # internal
     return p.parse_args(argv)
 
 
 def config_path(name: str) -> str:
-    path = name if name.endswith('.py') else osp.join(CONFIG_DIR,
-                                                      name + '.py')
+    path = name if name.endswith('.py') else osp.join(CONFIG_DIR, name + '.py')
     if not osp.isfile(path):
         choices = sorted(f[:-3] for f in os.listdir(CONFIG_DIR)
                          if f.endswith('.py') and f != 'base.py')
@@ -109,8 +128,13 @@ def base_setting(key: str) -> int:
 # ----------------------------------------------------------------------
 # One run (child process)
 
-def _load_config(path: str, seed: int, steps: int, run_dir: str,
-                 options: List[str], init_checkpoint: Optional[str] = None):
+
+def _load_config(path: str,
+                 seed: int,
+                 steps: int,
+                 run_dir: str,
+                 options: List[str],
+                 init_checkpoint: Optional[str] = None):
     from mmengine.config import Config, DictAction
     cfg = Config.fromfile(path)
     if options:
@@ -133,16 +157,20 @@ def _load_config(path: str, seed: int, steps: int, run_dir: str,
     cfg.load_from = None
     init = cfg.model.get('init_cfg')
     if init_checkpoint:
-        cfg.model.init_cfg = dict(type='Pretrained',
-                                  checkpoint=init_checkpoint)
+        cfg.model.init_cfg = dict(
+            type='Pretrained', checkpoint=init_checkpoint)
     elif init and init.get('type') == 'Pretrained' and \
             not init.get('checkpoint'):
         cfg.model.init_cfg = None  # --pretrain-steps 0: from scratch
     return cfg
 
 
-def run_single(path: str, seed: int, run_dir: str, steps: int,
-               options: List[str], init_checkpoint: Optional[str] = None,
+def run_single(path: str,
+               seed: int,
+               run_dir: str,
+               steps: int,
+               options: List[str],
+               init_checkpoint: Optional[str] = None,
                export: Optional[str] = None) -> dict:
     """Train (resuming when a checkpoint exists), test, write result.json;
     with ``export``, also save the trained ``backbone.*`` / ``head.*``
@@ -162,33 +190,46 @@ def run_single(path: str, seed: int, run_dir: str, steps: int,
     test_s = time.perf_counter() - start
     num_params = sum(p.numel() for p in runner.model.parameters())
     if export:
-        from mmhuman_imphmr.engine.atomic_io import atomic_write_bytes
         import io
-        state = {k: v.detach().cpu().clone()
-                 for k, v in runner.model.state_dict().items()
-                 if k.startswith(('backbone.', 'head.'))}
+
+        from mmhuman_imphmr.engine.atomic_io import atomic_write_bytes
+        state = {
+            k: v.detach().cpu().clone()
+            for k, v in runner.model.state_dict().items()
+            if k.startswith(('backbone.', 'head.'))
+        }
         buffer = io.BytesIO()
         torch.save(dict(state_dict=state), buffer)
         atomic_write_bytes(export, buffer.getvalue())
     result = dict(
-        config=config_name(path), seed=seed, steps=steps,
-        metrics={k: float(v) for k, v in metrics.items()},
-        train_seconds=round(train_s, 1), test_seconds=round(test_s, 1),
-        resumed=resumed, num_params=int(num_params),
+        config=config_name(path),
+        seed=seed,
+        steps=steps,
+        metrics={
+            k: float(v)
+            for k, v in metrics.items()
+        },
+        train_seconds=round(train_s, 1),
+        test_seconds=round(test_s, 1),
+        resumed=resumed,
+        num_params=int(num_params),
         init_checkpoint=init_checkpoint,
-        torch_threads=torch.get_num_threads(), cfg_options=options)
-    atomic_write_text(osp.join(run_dir, 'result.json'),
-                      json.dumps(result, indent=1, allow_nan=True))
+        torch_threads=torch.get_num_threads(),
+        cfg_options=options)
+    atomic_write_text(
+        osp.join(run_dir, 'result.json'),
+        json.dumps(result, indent=1, allow_nan=True))
     return result
 
 
 # ----------------------------------------------------------------------
 # Orchestration
 
+
 def run_dir_of(work_dir: str, name: str, seed: int, steps: int,
                pretrain_steps: int) -> str:
-    return osp.join(work_dir, f'pretrain_{pretrain_steps}_steps_{steps}',
-                    name, f'seed_{seed}')
+    return osp.join(work_dir, f'pretrain_{pretrain_steps}_steps_{steps}', name,
+                    f'seed_{seed}')
 
 
 def read_result(run_dir: str) -> Optional[dict]:
@@ -203,24 +244,35 @@ def read_result(run_dir: str) -> Optional[dict]:
                          f'delete it to rerun that run') from None
 
 
-def launch(name: str, seed: int, run_dir: str, steps: int,
-           options: List[str], init_checkpoint: Optional[str] = None,
+def launch(name: str,
+           seed: int,
+           run_dir: str,
+           steps: int,
+           options: List[str],
+           init_checkpoint: Optional[str] = None,
            export: Optional[str] = None) -> dict:
     os.makedirs(run_dir, exist_ok=True)
     log = osp.join(run_dir, 'benchmark_child.log')
-    cmd = [sys.executable, osp.abspath(__file__), '--steps', str(steps),
-           '--single', config_path(name), str(seed), run_dir]
+    cmd = [
+        sys.executable,
+        osp.abspath(__file__), '--steps',
+        str(steps), '--single',
+        config_path(name),
+        str(seed), run_dir
+    ]
     if init_checkpoint:
         cmd += ['--init-checkpoint', init_checkpoint]
     if export:
         cmd += ['--export', export]
     if options:
         cmd += ['--cfg-options', *options]
-    print(f'[synthetic_benchmark] {config_name(name)} seed {seed}: training '
-          f'{steps} steps (log {log})', flush=True)
+    print(
+        f'[synthetic_benchmark] {config_name(name)} seed {seed}: training '
+        f'{steps} steps (log {log})',
+        flush=True)
     with open(log, 'a') as f:
-        code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT,
-                               cwd=ROOT)
+        code = subprocess.call(
+            cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
     result = read_result(run_dir)
     if code != 0 or result is None:
         with open(log) as f:
@@ -245,7 +297,7 @@ def _std(values: List[float]) -> float:
     m = _mean(values)
     if len(values) < 2 or m != m:
         return float('nan')
-    return (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return (sum((v - m)**2 for v in values) / (len(values) - 1))**0.5
 
 
 def summarise(results: Dict[str, List[dict]]) -> Dict[str, dict]:
@@ -261,16 +313,21 @@ def summarise(results: Dict[str, List[dict]]) -> Dict[str, dict]:
                 entry[k + '_std'] = _std(values)
         entry['train_seconds'] = _mean([r['train_seconds'] for r in runs])
         entry['num_params'] = runs[0]['num_params']
-        entry['per_seed'] = [dict(seed=r['seed'], **r['metrics'],
-                                  train_seconds=r['train_seconds'],
-                                  resumed=r['resumed']) for r in runs]
+        entry['per_seed'] = [
+            dict(
+                seed=r['seed'],
+                **r['metrics'],
+                train_seconds=r['train_seconds'],
+                resumed=r['resumed']) for r in runs
+        ]
         out[name] = entry
     return out
 
 
 def data_mean_reference(cfg_path: str) -> dict:
     """Image-blind references of the benchmark's data (train / val files of
-    the config's val dataset folder), by ``tools/analysis/mean_pose_baseline.py``:
+    the config's val dataset folder), by
+    ``tools/analysis/mean_pose_baseline.py``:
     ``train_mean_pose`` (the training set's rotation-averaged body pose, zero
     betas) and ``smpl_mean_params`` (the regressor's starting estimate)."""
     import importlib.util
@@ -280,24 +337,31 @@ def data_mean_reference(cfg_path: str) -> dict:
     from mmhuman_imphmr.datasets.synthetic import ensure_synthetic_dataset
     cfg = Config.fromfile(cfg_path)
     dataset = cfg.val_dataloader.dataset
-    files = ensure_synthetic_dataset(out_dir=dataset.data_root,
-                                     **dataset.generate_cfg)
+    files = ensure_synthetic_dataset(
+        out_dir=dataset.data_root, **dataset.generate_cfg)
     spec = importlib.util.spec_from_file_location(
-        'mean_pose_baseline', osp.join(osp.dirname(osp.abspath(__file__)),
-                                       'mean_pose_baseline.py'))
+        'mean_pose_baseline',
+        osp.join(osp.dirname(osp.abspath(__file__)), 'mean_pose_baseline.py'))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     body_model_root = dataset.generate_cfg.get('body_model_root',
                                                'data/body_models_synthetic')
     results = tool.evaluate(files['train'], files['val'], body_model_root)
-    return {name: {k: float(m[k]) for k in ('pa_mpjpe', 'mpjpe', 'pve')}
-            for name, m in results.items()}
+    return {
+        name: {
+            k: float(m[k])
+            for k in ('pa_mpjpe', 'mpjpe', 'pve')
+        }
+        for name, m in results.items()
+    }
 
 
 def describe_device() -> str:
     cpu = platform.processor() or platform.machine()
     try:
-        out = subprocess.run(['lscpu'], capture_output=True, text=True,
+        out = subprocess.run(['lscpu'],
+                             capture_output=True,
+                             text=True,
                              check=False).stdout
         for line in out.splitlines():
             if line.startswith('Model name:'):
@@ -313,8 +377,10 @@ def describe_device() -> str:
 
 def git_commit() -> str:
     try:
-        return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT,
-                              capture_output=True, text=True,
+        return subprocess.run(['git', 'rev-parse', 'HEAD'],
+                              cwd=ROOT,
+                              capture_output=True,
+                              text=True,
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return 'unknown'
@@ -324,17 +390,22 @@ def write_outputs(summary: dict, args, steps: int, reference: dict,
                   pretrain_steps: int, pre_result: Optional[dict]) -> None:
     from mmhuman_imphmr.engine.atomic_io import atomic_write_text
     pre = None if pre_result is None else dict(
-        config=config_name(args.pretrain_config), steps=pretrain_steps,
+        config=config_name(args.pretrain_config),
+        steps=pretrain_steps,
         seed=0,
         metrics=pre_result['metrics'],
         train_seconds=pre_result['train_seconds'])
-    data = dict(configs=summary, steps=steps, seeds=args.seeds,
-                pretrain=pre,
-                device=describe_device(), commit=git_commit(),
-                reference=reference,
-                cfg_options=args.cfg_options,
-                paper=PAPER,
-                date=time.strftime('%Y-%m-%d'))
+    data = dict(
+        configs=summary,
+        steps=steps,
+        seeds=args.seeds,
+        pretrain=pre,
+        device=describe_device(),
+        commit=git_commit(),
+        reference=reference,
+        cfg_options=args.cfg_options,
+        paper=PAPER,
+        date=time.strftime('%Y-%m-%d'))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     atomic_write_text(args.out, json.dumps(data, indent=1, allow_nan=True))
     stem = osp.splitext(args.out)[0]
@@ -362,17 +433,19 @@ def markdown_table(data: dict) -> str:
             ('orient_err_0', 'orient° 0', 1),
             ('orient_err', 'orient° 90/180/270', 1),
             ('nv_iou', 'silh. IoU 90/180/270', 3), ('esv', 'ESV', 4)]
-    lines = ['| config | seeds | ' + ' | '.join(c[1] for c in cols) + ' |',
-             '|---|---|' + '---|' * len(cols)]
+    lines = [
+        '| config | seeds | ' + ' | '.join(c[1] for c in cols) + ' |',
+        '|---|---|' + '---|' * len(cols)
+    ]
     for name, entry in data['configs'].items():
-        lines.append(f'| {name} | {len(entry["seeds"])} | ' + ' | '.join(
-            _fmt(entry, k, d) for k, _, d in cols) + ' |')
+        lines.append(f'| {name} | {len(entry["seeds"])} | ' +
+                     ' | '.join(_fmt(entry, k, d) for k, _, d in cols) + ' |')
     for name, ref in data['reference'].items():
         if not isinstance(ref, dict) or 'pa_mpjpe' not in ref:
             continue
         lines.append(f'| {name} | - | {ref["pa_mpjpe"]:.1f} | '
-                     f'{ref["mpjpe"]:.1f} | {ref["pve"]:.1f} |'
-                     + ' - |' * (len(cols) - 3))
+                     f'{ref["mpjpe"]:.1f} | {ref["pve"]:.1f} |' + ' - |' *
+                     (len(cols) - 3))
     return ('\n'.join(lines) + '\n\n'
             f'{data["steps"]} training iterations per run, seeds '
             f'{data["seeds"]}, mean ± std over seeds; mm, degrees. Device: '
@@ -394,19 +467,26 @@ def plot(data: dict, path: str) -> None:
         means = [data['configs'][n].get(key, float('nan')) for n in names]
         ax.bar(range(len(names)), means, color='#9ab', edgecolor='k')
         for i, n in enumerate(names):
-            seeds = [r.get(key, float('nan'))
-                     for r in data['configs'][n]['per_seed']]
+            seeds = [
+                r.get(key, float('nan'))
+                for r in data['configs'][n]['per_seed']
+            ]
             ax.plot([i] * len(seeds), seeds, 'k.', ms=6)
         if key == 'pa_mpjpe':
-            ax.axhline(data['reference']['train_mean_pose']['pa_mpjpe'],
-                       color='r', ls='--', lw=1,
-                       label='train mean pose (image-blind)')
+            ax.axhline(
+                data['reference']['train_mean_pose']['pa_mpjpe'],
+                color='r',
+                ls='--',
+                lw=1,
+                label='train mean pose (image-blind)')
             ax.legend(fontsize=7)
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=30, ha='right', fontsize=8)
         ax.set_title(title, fontsize=9)
-    fig.suptitle(f'synthetic benchmark, {data["steps"]} steps, seeds '
-                 f'{data["seeds"]} (bars: mean, dots: seeds)', fontsize=9)
+    fig.suptitle(
+        f'synthetic benchmark, {data["steps"]} steps, seeds '
+        f'{data["seeds"]} (bars: mean, dots: seeds)',
+        fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -433,12 +513,18 @@ def pretrain(args, pretrain_steps: int) -> tuple:
     if result is not None:
         _check_options(result, args, run_dir)
     if result is None or not osp.exists(export):
-        result = launch(config_path(args.pretrain_config), 0, run_dir,
-                        pretrain_steps,
-                        args.cfg_options, export=export)
+        result = launch(
+            config_path(args.pretrain_config),
+            0,
+            run_dir,
+            pretrain_steps,
+            args.cfg_options,
+            export=export)
     else:
-        print(f'[synthetic_benchmark] {name}: done before, skipped '
-              f'({run_dir})', flush=True)
+        print(
+            f'[synthetic_benchmark] {name}: done before, skipped '
+            f'({run_dir})',
+            flush=True)
     return result, export
 
 
@@ -446,8 +532,9 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     steps = args.steps if args.steps is not None else base_setting(
         'benchmark_steps')
-    pretrain_steps = (args.pretrain_steps if args.pretrain_steps is not None
-                      else base_setting('pretrain_steps'))
+    pretrain_steps = (
+        args.pretrain_steps
+        if args.pretrain_steps is not None else base_setting('pretrain_steps'))
     if steps < 1 or pretrain_steps < 0:
         raise SystemExit(f'synthetic_benchmark: need --steps >= 1 and '
                          f'--pretrain-steps >= 0, found {steps}, '
@@ -463,12 +550,15 @@ def main(argv=None) -> None:
     if len(set(names)) != len(names):
         raise SystemExit(f'synthetic_benchmark: duplicate configs {names}')
     reference = data_mean_reference(paths[0])
-    print(f'[synthetic_benchmark] image-blind references: {reference}',
-          flush=True)
+    print(
+        f'[synthetic_benchmark] image-blind references: {reference}',
+        flush=True)
     pre_result, init = pretrain(args, pretrain_steps)
     if pre_result is not None:
-        print(f'[synthetic_benchmark] pre-training ({pretrain_steps} steps): '
-              f'{pre_result["metrics"]}', flush=True)
+        print(
+            f'[synthetic_benchmark] pre-training ({pretrain_steps} steps): '
+            f'{pre_result["metrics"]}',
+            flush=True)
     results: Dict[str, List[dict]] = {n: [] for n in names}
     for name in names:
         for seed in args.seeds:
@@ -477,15 +567,23 @@ def main(argv=None) -> None:
             result = read_result(run_dir)
             if result is not None:
                 _check_options(result, args, run_dir)
-                print(f'[synthetic_benchmark] {name} seed {seed}: done '
-                      f'before, skipped ({run_dir})', flush=True)
+                print(
+                    f'[synthetic_benchmark] {name} seed {seed}: done '
+                    f'before, skipped ({run_dir})',
+                    flush=True)
             else:
-                result = launch(path_of[name], seed, run_dir, steps,
-                                args.cfg_options, init_checkpoint=init)
+                result = launch(
+                    path_of[name],
+                    seed,
+                    run_dir,
+                    steps,
+                    args.cfg_options,
+                    init_checkpoint=init)
             results[name].append(result)
             done = {n: r for n, r in results.items() if r}
-            write_outputs(summarise(done), args, steps, reference,
-                          pretrain_steps, pre_result)
+            write_outputs(
+                summarise(done), args, steps, reference, pretrain_steps,
+                pre_result)
     print(f'[synthetic_benchmark] wrote {args.out}', flush=True)
 
 

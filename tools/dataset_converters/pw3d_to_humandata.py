@@ -35,16 +35,17 @@ from typing import Dict
 
 import numpy as np
 
-from mmhuman_imphmr.datasets.human_data_io import (
-    load_pickle_numpy_only, save_human_data)
-from mmhuman_imphmr.datasets.keypoint_mapping import (
-    compress_keypoints, from_smpl49)
+from mmhuman_imphmr.datasets.human_data_io import (load_pickle_numpy_only,
+                                                   save_human_data)
+from mmhuman_imphmr.datasets.keypoint_mapping import (compress_keypoints,
+                                                      from_smpl49)
 from mmhuman_imphmr.utils.constants import NUM_JOINTS
 
 # OpenPose COCO-18 (3DPW's poses2d) -> index in SPIN's 49 (its 25 OpenPose
 # joints share the first 8 names; COCO-18 has no MidHip, so 8.. shift by one).
-COCO18_TO_SMPL49 = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16,
-                    17, 18]
+COCO18_TO_SMPL49 = [
+    0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18
+]
 BBOX_ENLARGE = 1.2  # SPIN / mmhuman3d
 
 
@@ -77,8 +78,8 @@ def convert_pw3d(root: str, out: str, split: str = 'test') -> int:
     files = sorted(glob.glob(osp.join(root, 'sequenceFiles', split, '*.pkl')))
     if not files:
         raise FileNotFoundError(f'no .pkl under {root}/sequenceFiles/{split}')
-    image_path, bbox, kp2d, orient, body, betas, genders = ([] for _ in
-                                                            range(7))
+    image_path, bbox, kp2d, orient, body, betas, genders = ([]
+                                                            for _ in range(7))
     skipped = 0
     for path in files:
         seq = _sequence(path)
@@ -86,8 +87,8 @@ def convert_pw3d(root: str, out: str, split: str = 'test') -> int:
         name = name.decode() if isinstance(name, bytes) else str(name)
         cam_poses = np.asarray(seq['cam_poses'], np.float64)
         valid = np.asarray(seq['campose_valid']).astype(bool)
-        frame_ids = np.asarray(seq.get('img_frame_ids',
-                                       np.arange(len(cam_poses))))
+        frame_ids = np.asarray(
+            seq.get('img_frame_ids', np.arange(len(cam_poses))))
         for person, poses in enumerate(seq['poses']):
             poses = np.asarray(poses, np.float64)
             if poses.shape[1:] != (72, ) or valid[person].shape[0] != \
@@ -113,8 +114,8 @@ def convert_pw3d(root: str, out: str, split: str = 'test') -> int:
                 kp49[COCO18_TO_SMPL49] = kps
                 kp2d.append(kp49)
                 rot_cam = cam_poses[frame][:3, :3]
-                orient.append(_axis_angle(rot_cam @ _rodrigues(
-                    poses[frame, :3])))
+                orient.append(
+                    _axis_angle(rot_cam @ _rodrigues(poses[frame, :3])))
                 body.append(poses[frame, 3:].reshape(23, 3))
                 betas.append(beta)
                 genders.append(gender)
@@ -125,17 +126,18 @@ def convert_pw3d(root: str, out: str, split: str = 'test') -> int:
         raise ValueError(f'{root}: no valid frame in {len(files)} sequences')
     mask49 = np.zeros(NUM_JOINTS, np.uint8)
     mask49[COCO18_TO_SMPL49] = 1
-    kp_hd, mask_hd = from_smpl49(np.asarray(kp2d, np.float32), mask49,
-                                 'human_data')
+    kp_hd, mask_hd = from_smpl49(
+        np.asarray(kp2d, np.float32), mask49, 'human_data')
     human_data = dict(
         image_path=np.asarray(image_path),
         bbox_xywh=np.asarray(bbox, np.float32),
         keypoints2d=compress_keypoints(kp_hd, mask_hd),
         keypoints2d_mask=mask_hd,
         keypoints2d_convention='human_data',
-        smpl=dict(global_orient=np.asarray(orient, np.float32),
-                  body_pose=np.asarray(body, np.float32),
-                  betas=np.asarray(betas, np.float32)),
+        smpl=dict(
+            global_orient=np.asarray(orient, np.float32),
+            body_pose=np.asarray(body, np.float32),
+            betas=np.asarray(betas, np.float32)),
         has_smpl=np.ones(num, np.uint8),
         meta=dict(gender=np.asarray(genders)),
         config=f'pw3d_{split}')
@@ -150,8 +152,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('root', help='3DPW root (with sequenceFiles/)')
     parser.add_argument('out', help='output HumanData .npz')
-    parser.add_argument('--split', default='test',
-                        choices=['train', 'validation', 'test'])
+    parser.add_argument(
+        '--split', default='test', choices=['train', 'validation', 'test'])
     args = parser.parse_args()
     convert_pw3d(args.root, args.out, args.split)
 

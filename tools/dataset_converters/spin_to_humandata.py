@@ -25,13 +25,19 @@ from typing import Optional
 import numpy as np
 
 from mmhuman_imphmr.datasets.human_data_io import save_human_data
-from mmhuman_imphmr.datasets.keypoint_mapping import (
-    compress_keypoints, from_smpl49)
+from mmhuman_imphmr.datasets.keypoint_mapping import (compress_keypoints,
+                                                      from_smpl49)
 from mmhuman_imphmr.utils.constants import NUM_OPENPOSE_JOINTS
 
 REQUIRED = {'imgname': None, 'center': (2, ), 'scale': (), 'part': (24, 3)}
-OPTIONAL = {'openpose': (25, 3), 'S': (24, 4), 'pose': (72, ),
-            'shape': (10, ), 'has_smpl': (), 'gender': ()}
+OPTIONAL = {
+    'openpose': (25, 3),
+    'S': (24, 4),
+    'pose': (72, ),
+    'shape': (10, ),
+    'has_smpl': (),
+    'gender': ()
+}
 
 
 def _check(path: str, data: dict, num: int) -> None:
@@ -54,7 +60,8 @@ def _check(path: str, data: dict, num: int) -> None:
                              f'{int(np.argmax(bad))}')
 
 
-def convert_spin_npz(src: str, out: str,
+def convert_spin_npz(src: str,
+                     out: str,
                      image_prefix: Optional[str] = None) -> int:
     """Convert ``src`` (SPIN/PARE npz) to ``out`` (HumanData npz).
 
@@ -77,8 +84,11 @@ def convert_spin_npz(src: str, out: str,
         imgname = np.array([osp.join(image_prefix, n) for n in imgname])
     side = data['scale'].reshape(num).astype(np.float64) * 200.0
     center = data['center'].astype(np.float64)
-    bbox = np.stack([center[:, 0] - side / 2, center[:, 1] - side / 2, side,
-                     side, np.ones(num)], axis=1)
+    bbox = np.stack([
+        center[:, 0] - side / 2, center[:, 1] - side / 2, side, side,
+        np.ones(num)
+    ],
+                    axis=1)
 
     has_openpose = 'openpose' in data
     openpose = data['openpose'] if has_openpose else np.zeros(
@@ -95,14 +105,16 @@ def convert_spin_npz(src: str, out: str,
         keypoints2d_convention='human_data',
         config=osp.splitext(osp.basename(src))[0])
     if 'S' in data:
-        s49 = np.concatenate([np.zeros((num, NUM_OPENPOSE_JOINTS, 4)),
-                              data['S']], axis=1).astype(np.float32)
+        s49 = np.concatenate(
+            [np.zeros((num, NUM_OPENPOSE_JOINTS, 4)), data['S']],
+            axis=1).astype(np.float32)
         mask3d49 = np.ones(s49.shape[1], np.uint8)
         mask3d49[:NUM_OPENPOSE_JOINTS] = 0
         kp3d, mask3d = from_smpl49(s49, mask3d49, 'human_data')
-        human_data.update(keypoints3d=compress_keypoints(kp3d, mask3d),
-                          keypoints3d_mask=mask3d,
-                          keypoints3d_convention='human_data')
+        human_data.update(
+            keypoints3d=compress_keypoints(kp3d, mask3d),
+            keypoints3d_mask=mask3d,
+            keypoints3d_convention='human_data')
     if 'pose' in data and 'shape' in data:
         pose = data['pose'].astype(np.float32)
         human_data['smpl'] = dict(
@@ -123,8 +135,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('src', help='SPIN/PARE .npz')
     parser.add_argument('out', help='output HumanData .npz')
-    parser.add_argument('--image-prefix', default=None,
-                        help='prefix added to every imgname')
+    parser.add_argument(
+        '--image-prefix', default=None, help='prefix added to every imgname')
     args = parser.parse_args()
     num = convert_spin_npz(args.src, args.out, args.image_prefix)
     print(f'wrote {num} samples to {args.out}')

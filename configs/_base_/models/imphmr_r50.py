@@ -52,12 +52,18 @@ model = dict(
             keypoints3d=dict(type='Keypoint3DLoss', loss_weight=300.),
             pose=dict(type='PoseLoss', loss_weight=60.),
             # SPIN: a fit with any |beta| > 3 gets zero target betas.
-            betas=dict(type='BetasLoss', loss_weight=0.06, max_abs_betas=3.,
-                       outliers='zero'),
+            betas=dict(
+                type='BetasLoss',
+                loss_weight=0.06,
+                max_abs_betas=3.,
+                outliers='zero'),
             cam=dict(type='CameraPriorLoss', loss_weight=60.),
             # Assumption (paper silent): gradients flow through both views.
-            consistency=dict(type='ViewConsistencyLoss', pose_weight=60.,
-                             betas_weight=0.06, stop_gradient=None))),
+            consistency=dict(
+                type='ViewConsistencyLoss',
+                pose_weight=60.,
+                betas_weight=0.06,
+                stop_gradient=None))),
     silhouette_head=dict(
         type='SilhouetteHead',
         in_channels=2048,

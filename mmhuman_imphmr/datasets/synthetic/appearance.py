@@ -17,14 +17,30 @@ PART_NAMES: List[str] = [
     'skin', 'top', 'sleeve', 'bottom', 'shoe', 'hair', 'top_front'
 ]
 _JOINT_PART = {
-    'pelvis': 'bottom', 'left_hip': 'bottom', 'right_hip': 'bottom',
-    'left_knee': 'bottom', 'right_knee': 'bottom', 'left_ankle': 'shoe',
-    'right_ankle': 'shoe', 'left_foot': 'shoe', 'right_foot': 'shoe',
-    'spine1': 'top', 'spine2': 'top', 'spine3': 'top', 'left_collar': 'top',
-    'right_collar': 'top', 'left_shoulder': 'top', 'right_shoulder': 'top',
-    'left_elbow': 'sleeve', 'right_elbow': 'sleeve', 'neck': 'skin',
-    'head': 'hair', 'left_wrist': 'skin', 'right_wrist': 'skin',
-    'left_hand': 'skin', 'right_hand': 'skin'
+    'pelvis': 'bottom',
+    'left_hip': 'bottom',
+    'right_hip': 'bottom',
+    'left_knee': 'bottom',
+    'right_knee': 'bottom',
+    'left_ankle': 'shoe',
+    'right_ankle': 'shoe',
+    'left_foot': 'shoe',
+    'right_foot': 'shoe',
+    'spine1': 'top',
+    'spine2': 'top',
+    'spine3': 'top',
+    'left_collar': 'top',
+    'right_collar': 'top',
+    'left_shoulder': 'top',
+    'right_shoulder': 'top',
+    'left_elbow': 'sleeve',
+    'right_elbow': 'sleeve',
+    'neck': 'skin',
+    'head': 'hair',
+    'left_wrist': 'skin',
+    'right_wrist': 'skin',
+    'left_hand': 'skin',
+    'right_hand': 'skin'
 }
 JOINT_PART_INDEX = np.array(
     [PART_NAMES.index(_JOINT_PART[name]) for name in SMPL_JOINT_NAMES])
@@ -58,8 +74,9 @@ def vertex_parts(lbs_weights: np.ndarray,
         cz = z[head].mean()
         top = y[head].min() + 0.8 * (y[head].max() - y[head].min())
         parts[head & (z > cz) & (y < top)] = PART_NAMES.index('skin')
-    torso = np.isin(joint, [SMPL_JOINT_NAMES.index(n)
-                            for n in ('spine1', 'spine2', 'spine3')])
+    torso = np.isin(
+        joint,
+        [SMPL_JOINT_NAMES.index(n) for n in ('spine1', 'spine2', 'spine3')])
     if torso.any():
         cz = z[torso].mean()
         cx = x[torso].mean()
@@ -77,8 +94,7 @@ def sample_part_colors(rng: np.random.Generator) -> np.ndarray:
     Returns:
         ndarray[len(PART_NAMES), 3]: float32.
     """
-    skin = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(
-        0.9, 1.05)
+    skin = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(0.9, 1.05)
     top = rng.uniform(0.05, 0.95, 3)
     bottom = rng.uniform(0.05, 0.8, 3)
     shoe = rng.uniform(0.0, 0.4) * np.ones(3) + rng.uniform(0, 0.2, 3)

@@ -52,8 +52,8 @@ from mmhuman_imphmr.utils.constants import (NUM_BETAS, NUM_JOINTS,
                                             NUM_OPENPOSE_JOINTS)
 from mmhuman_imphmr.utils.geometry import (axis_angle_to_rotmat,
                                            rotmat_to_axis_angle)
-from .appearance import (sample_background, sample_part_colors,
-                         vertex_colors, vertex_parts)
+from .appearance import (sample_background, sample_part_colors, vertex_colors,
+                         vertex_parts)
 from .pose_sampler import (global_orient_from_angles, sample_betas,
                            sample_body_pose, sample_view_angles)
 
@@ -63,8 +63,8 @@ BBOX_EXPANSION = 1.2  # SPIN's scaleFactor: boxes are 1.2 x the tight box
 WILD_FILE = 'synthetic_train_wild.npz'  # in-the-wild training samples
 
 
-def _sample_params(seed: int, split: str, index: int,
-                   image_size: int, focal: float) -> Dict[str, np.ndarray]:
+def _sample_params(seed: int, split: str, index: int, image_size: int,
+                   focal: float) -> Dict[str, np.ndarray]:
     """Everything random about one image, from its own generator.
 
     One generator per image (keyed by seed, split and index) makes the output
@@ -73,16 +73,18 @@ def _sample_params(seed: int, split: str, index: int,
     rng = np.random.default_rng([seed, SPLITS.index(split), index])
     yaw, tilt = sample_view_angles(rng)  # global_orient: batched, renderer
     return dict(
-        yaw=np.float64(yaw), tilt=tilt,
-        body_pose=sample_body_pose(rng), betas=sample_betas(rng),
+        yaw=np.float64(yaw),
+        tilt=tilt,
+        body_pose=sample_body_pose(rng),
+        betas=sample_betas(rng),
         palette=sample_part_colors(rng),
         background=sample_background(rng, image_size),
         # Fraction of the image the person's larger side fills, and where
         # its centre goes (as a fraction of the free margin).
         fill=np.float32(rng.uniform(0.45, 0.9)),
         offset=rng.uniform(-1.0, 1.0, 2).astype(np.float32),
-        light=np.array([rng.uniform(-0.6, 0.6), rng.uniform(-0.2, 0.7), 1.0],
-                       np.float32),
+        light=np.array([rng.uniform(-0.6, 0.6),
+                        rng.uniform(-0.2, 0.7), 1.0], np.float32),
         ambient=np.float32(rng.uniform(0.3, 0.6)))
 
 
@@ -132,6 +134,7 @@ def _perturb(global_orient: np.ndarray, body_pose: np.ndarray,
         dict: ``global_orient`` [B, 3], ``body_pose`` [B, 69], ``betas``
         [B, 10], float32.
     """
+
     def compose(exact: np.ndarray, key: str) -> np.ndarray:
         delta = np.stack([n[key] for n in noise]).reshape(-1, 3)
         rot = axis_angle_to_rotmat(torch.from_numpy(delta)) @ \
@@ -140,9 +143,10 @@ def _perturb(global_orient: np.ndarray, body_pose: np.ndarray,
         return rotmat_to_axis_angle(rot).numpy().reshape(exact.shape)
 
     shift = np.stack([n['betas'] for n in noise]).reshape(betas.shape)
-    pseudo = dict(global_orient=compose(global_orient, 'global_orient'),
-                  body_pose=compose(body_pose, 'body_pose'),
-                  betas=betas.astype(np.float64) + shift)
+    pseudo = dict(
+        global_orient=compose(global_orient, 'global_orient'),
+        body_pose=compose(body_pose, 'body_pose'),
+        betas=betas.astype(np.float64) + shift)
     return {k: v.astype(np.float32) for k, v in pseudo.items()}
 
 
@@ -160,9 +164,10 @@ class _Renderer:
         self.faces = self.body_model.faces_tensor
         weights = self.body_model.smpl.lbs_weights.detach().cpu().numpy()
         self.parts = vertex_parts(
-            weights, self.body_model.smpl.v_template.detach().cpu().numpy())
-        self.rasterizer = MeshRasterizer(image_size=image_size,
-                                         focal_length=focal)
+            weights,
+            self.body_model.smpl.v_template.detach().cpu().numpy())
+        self.rasterizer = MeshRasterizer(
+            image_size=image_size, focal_length=focal)
         self.size, self.focal = image_size, focal
 
     @torch.no_grad()
@@ -170,8 +175,10 @@ class _Renderer:
         orient = global_orient_from_angles(
             np.array([p['yaw'] for p in params]),
             np.stack([p['tilt'] for p in params]))
-        stack = {k: torch.from_numpy(np.stack([p[k] for p in params]))
-                 for k in ('body_pose', 'betas')}
+        stack = {
+            k: torch.from_numpy(np.stack([p[k] for p in params]))
+            for k in ('body_pose', 'betas')
+        }
         stack['global_orient'] = torch.from_numpy(orient)
         out = self.body_model(stack['global_orient'], stack['body_pose'],
                               stack['betas'])
@@ -179,21 +186,30 @@ class _Renderer:
         transl = self._place(verts, params)
         verts = verts + transl[:, None]
         joints = joints + transl[:, None]
-        colors = torch.from_numpy(np.stack(
-            [vertex_colors(self.parts, p['palette']) for p in params]))
-        background = torch.from_numpy(np.stack([p['background']
-                                                for p in params]))
+        colors = torch.from_numpy(
+            np.stack([vertex_colors(self.parts, p['palette'])
+                      for p in params]))
+        background = torch.from_numpy(
+            np.stack([p['background'] for p in params]))
         fragments = self.rasterizer.rasterize(verts, self.faces)
         light = torch.from_numpy(np.stack([p['light'] for p in params]))
         ambient = torch.tensor([float(p['ambient']) for p in params])
         # One light and ambient share per image (renderer/shading.py).
-        shaded = shade_fragments(fragments, verts, self.faces, colors,
-                                 background=background,
-                                 light_direction=light, ambient=ambient)
-        return dict(image=shaded['image'].numpy(),
-                    mask=shaded['mask'].numpy(),
-                    vertices=verts.numpy(), joints=joints.numpy(),
-                    transl=transl.numpy(), global_orient=orient)
+        shaded = shade_fragments(
+            fragments,
+            verts,
+            self.faces,
+            colors,
+            background=background,
+            light_direction=light,
+            ambient=ambient)
+        return dict(
+            image=shaded['image'].numpy(),
+            mask=shaded['mask'].numpy(),
+            vertices=verts.numpy(),
+            joints=joints.numpy(),
+            transl=transl.numpy(),
+            global_orient=orient)
 
     def _place(self, verts: torch.Tensor, params: list) -> torch.Tensor:
         """Camera translation putting each body at its scale and offset."""
@@ -219,20 +235,24 @@ def _labels(rendered: Dict[str, np.ndarray], size: int,
     uv = focal * joints[..., :2] / joints[..., 2:3] + centre
     inside = ((uv >= 0) & (uv <= size - 1)).all(-1).astype(np.float32)
     kp2d = np.concatenate([uv, inside[..., None]], -1)
-    kp3d = np.concatenate([joints[:, NUM_OPENPOSE_JOINTS:],
-                           np.ones_like(joints[:, NUM_OPENPOSE_JOINTS:, :1])],
-                          -1)
+    kp3d = np.concatenate([
+        joints[:, NUM_OPENPOSE_JOINTS:],
+        np.ones_like(joints[:, NUM_OPENPOSE_JOINTS:, :1])
+    ], -1)
     verts = rendered['vertices']
     vuv = focal * verts[..., :2] / verts[..., 2:3] + centre
     vuv = np.clip(vuv, 0, size - 1)  # the visible part of the person
     lo, hi = vuv.min(1), vuv.max(1)
     side = BBOX_EXPANSION * (hi - lo).max(1)
     mid = 0.5 * (lo + hi)
-    bbox = np.stack([mid[:, 0] - side / 2, mid[:, 1] - side / 2, side, side,
-                     np.ones_like(side)], 1)
-    return dict(keypoints2d=kp2d.astype(np.float32),
-                keypoints3d=kp3d.astype(np.float32),
-                bbox_xywh=bbox.astype(np.float32))
+    bbox = np.stack([
+        mid[:, 0] - side / 2, mid[:, 1] - side / 2, side, side,
+        np.ones_like(side)
+    ], 1)
+    return dict(
+        keypoints2d=kp2d.astype(np.float32),
+        keypoints3d=kp3d.astype(np.float32),
+        bbox_xywh=bbox.astype(np.float32))
 
 
 # State of a generation run, shared with forked worker processes (set by
@@ -247,8 +267,10 @@ def _render_batch(task: Tuple[int, int]) -> Dict[str, np.ndarray]:
     renderer: _Renderer = _RUN['renderer']
     out_dir, split, seed = _RUN['out_dir'], _RUN['split'], _RUN['seed']
     size, focal = renderer.size, renderer.focal
-    params = [_sample_params(seed, split, i, size, focal)
-              for i in range(start, stop)]
+    params = [
+        _sample_params(seed, split, i, size, focal)
+        for i in range(start, stop)
+    ]
     rendered = renderer(params)
     labels = _labels(rendered, size, focal)
     images = np.rint(rendered['image'] * 255).astype(np.uint8)
@@ -263,8 +285,9 @@ def _render_batch(task: Tuple[int, int]) -> Dict[str, np.ndarray]:
     labels['transl'] = rendered['transl']
     wild = _RUN['wild']
     if wild['wild_fraction'] > 0 and split == 'train':
-        draws = [_sample_wild(seed, split, i, wild)
-                 for i in range(start, stop)]
+        draws = [
+            _sample_wild(seed, split, i, wild) for i in range(start, stop)
+        ]
         labels['wild'] = np.array([w for w, _ in draws], bool)
         pseudo = _perturb(labels['global_orient'], labels['body_pose'],
                           labels['betas'], [n for _, n in draws])
@@ -305,31 +328,37 @@ def _generate_split(renderer: _Renderer, out_dir: str, split: str, num: int,
     keys = ('global_orient', 'body_pose', 'betas', 'transl', 'keypoints2d',
             'keypoints3d', 'bbox_xywh')
     # Start every list with an empty row block so that num == 0 works.
-    empty_shapes = dict(global_orient=(0, 3), body_pose=(0, 69),
-                        betas=(0, 10), transl=(0, 3),
-                        keypoints2d=(0, NUM_JOINTS, 3),
-                        keypoints3d=(0, NUM_JOINTS - NUM_OPENPOSE_JOINTS, 4),
-                        bbox_xywh=(0, 5))
+    empty_shapes = dict(
+        global_orient=(0, 3),
+        body_pose=(0, 69),
+        betas=(0, 10),
+        transl=(0, 3),
+        keypoints2d=(0, NUM_JOINTS, 3),
+        keypoints3d=(0, NUM_JOINTS - NUM_OPENPOSE_JOINTS, 4),
+        bbox_xywh=(0, 5))
     # Only training samples may be wild: val files are as without it.
     with_wild = wild['wild_fraction'] > 0 and split == 'train'
     if with_wild:
         keys += ('pseudo_global_orient', 'pseudo_body_pose', 'pseudo_betas')
-        empty_shapes.update(pseudo_global_orient=(0, 3),
-                            pseudo_body_pose=(0, 69), pseudo_betas=(0, 10))
+        empty_shapes.update(
+            pseudo_global_orient=(0, 3),
+            pseudo_body_pose=(0, 69),
+            pseudo_betas=(0, 10))
     acc = {k: [np.zeros(empty_shapes[k], np.float32)] for k in keys}
     is_wild = [np.zeros(0, bool)]
     # Batch boundaries depend on batch_size only, never on the number of
     # workers, so that any worker count gives the same bytes.
     tasks = [(start, min(num, start + batch_size))
              for start in range(0, num, batch_size)]
-    _RUN.update(renderer=renderer, out_dir=out_dir, split=split, seed=seed,
-                wild=wild)
+    _RUN.update(
+        renderer=renderer, out_dir=out_dir, split=split, seed=seed, wild=wild)
     pool = _pool(workers, len(tasks))
     try:
         results = pool.imap(_render_batch, tasks) if pool else map(
             _render_batch, tasks)
-        with tqdm(total=num, desc=f'synthetic {split}', unit='img',
-                  leave=False) as bar:
+        with tqdm(
+                total=num, desc=f'synthetic {split}', unit='img',
+                leave=False) as bar:
             for labels in results:  # in task order
                 for k in keys:
                     acc[k].append(labels[k])
@@ -347,23 +376,33 @@ def _generate_split(renderer: _Renderer, out_dir: str, split: str, num: int,
     wild_mask = np.concatenate(is_wild) if with_wild else np.zeros(num, bool)
     # Wild settings in `misc` only when used: without them the files are
     # those of a generator without the feature.
-    misc = dict(focal_length=focal, principal_point=(size / 2.0 - 0.5,
-                                                     size / 2.0 - 0.5),
-                image_size=size, seed=seed,
-                generator_version=GENERATOR_VERSION)
+    misc = dict(
+        focal_length=focal,
+        principal_point=(size / 2.0 - 0.5, size / 2.0 - 0.5),
+        image_size=size,
+        seed=seed,
+        generator_version=GENERATOR_VERSION)
     if with_wild:
         misc.update(wild)
     files = {split: osp.join(out_dir, f'synthetic_{split}.npz')}
     _save_split(files[split], split, np.flatnonzero(~wild_mask), arr, misc)
     if with_wild:
         files['train_wild'] = osp.join(out_dir, WILD_FILE)
-        _save_split(files['train_wild'], split, np.flatnonzero(wild_mask),
-                    arr, dict(misc, subset='wild'), wild=True)
+        _save_split(
+            files['train_wild'],
+            split,
+            np.flatnonzero(wild_mask),
+            arr,
+            dict(misc, subset='wild'),
+            wild=True)
     return files
 
 
-def _save_split(ann_file: str, split: str, index: np.ndarray,
-                arr: Dict[str, np.ndarray], misc: dict,
+def _save_split(ann_file: str,
+                split: str,
+                index: np.ndarray,
+                arr: Dict[str, np.ndarray],
+                misc: dict,
                 wild: bool = False) -> None:
     """Write the samples ``index`` of a split as one HumanData file.
 
@@ -385,11 +424,11 @@ def _save_split(ann_file: str, split: str, index: np.ndarray,
                                      np.uint8),
             keypoints3d_convention='smpl_24')
     data.update(
-        smpl=dict(global_orient=arr[prefix + 'global_orient'][index],
-                  body_pose=arr[prefix + 'body_pose'][index].reshape(-1, 23,
-                                                                     3),
-                  betas=arr[prefix + 'betas'][index],
-                  transl=arr['transl'][index]),
+        smpl=dict(
+            global_orient=arr[prefix + 'global_orient'][index],
+            body_pose=arr[prefix + 'body_pose'][index].reshape(-1, 23, 3),
+            betas=arr[prefix + 'betas'][index],
+            transl=arr['transl'][index]),
         meta=dict(gender=np.array(['neutral'] * len(index))),
         config='synthetic',
         misc=misc)
@@ -400,10 +439,11 @@ def _check_wild_args(wild_fraction: float, pseudo_orient_noise: float,
                      pseudo_pose_noise: float,
                      pseudo_betas_noise: float) -> Dict[str, float]:
     """The wild settings as floats, or a ValueError naming the bad one."""
-    wild = dict(wild_fraction=wild_fraction,
-                pseudo_orient_noise=pseudo_orient_noise,
-                pseudo_pose_noise=pseudo_pose_noise,
-                pseudo_betas_noise=pseudo_betas_noise)
+    wild = dict(
+        wild_fraction=wild_fraction,
+        pseudo_orient_noise=pseudo_orient_noise,
+        pseudo_pose_noise=pseudo_pose_noise,
+        pseudo_betas_noise=pseudo_betas_noise)
     for name, value in wild.items():
         try:
             value = float(value)
@@ -422,21 +462,20 @@ def _check_wild_args(wild_fraction: float, pseudo_orient_noise: float,
     return wild
 
 
-def generate_synthetic_dataset(out_dir: str = 'data/synthetic',
-                               num_train: int = 2000,
-                               num_val: int = 200,
-                               image_size: int = 128,
-                               seed: int = 0,
-                               body_model_root: str =
-                               'data/body_models_synthetic',
-                               focal_ratio: float = 1.75,
-                               batch_size: int = 32,
-                               workers: Optional[int] = None,
-                               wild_fraction: float = 0.0,
-                               pseudo_orient_noise: float = 0.1,
-                               pseudo_pose_noise: float = 0.15,
-                               pseudo_betas_noise: float = 0.5
-                               ) -> Dict[str, str]:
+def generate_synthetic_dataset(
+        out_dir: str = 'data/synthetic',
+        num_train: int = 2000,
+        num_val: int = 200,
+        image_size: int = 128,
+        seed: int = 0,
+        body_model_root: str = 'data/body_models_synthetic',
+        focal_ratio: float = 1.75,
+        batch_size: int = 32,
+        workers: Optional[int] = None,
+        wild_fraction: float = 0.0,
+        pseudo_orient_noise: float = 0.1,
+        pseudo_pose_noise: float = 0.15,
+        pseudo_betas_noise: float = 0.5) -> Dict[str, str]:
     """Render the synthetic dataset; the same arguments give the same bytes.
 
     Rendering runs single-threaded in each of ``workers`` forked processes
@@ -511,14 +550,17 @@ def generate_synthetic_dataset(out_dir: str = 'data/synthetic',
         renderer = _Renderer(body_model_root, image_size, focal)
         files = {}
         for split, num in zip(SPLITS, (num_train, num_val)):
-            files.update(_generate_split(renderer, out_dir, split, num,
-                                         seed, batch_size, workers, wild))
+            files.update(
+                _generate_split(renderer, out_dir, split, num, seed,
+                                batch_size, workers, wild))
     finally:
         torch.set_num_threads(num_threads)
         cv2.setNumThreads(cv2_threads)
     with open(manifest_path, 'w') as f:
-        json.dump(_manifest(num_train, num_val, image_size, seed,
-                            focal_ratio, wild), f, indent=1)
+        json.dump(
+            _manifest(num_train, num_val, image_size, seed, focal_ratio, wild),
+            f,
+            indent=1)
     return files
 
 
@@ -534,30 +576,32 @@ def _manifest(num_train: int, num_val: int, image_size: int, seed: int,
     """The arguments that change the output. The wild settings only when
     ``wild_fraction > 0`` (otherwise they change nothing), so that a
     directory generated without the feature stays valid."""
-    manifest = dict(num_train=int(num_train), num_val=int(num_val),
-                    image_size=int(image_size), seed=int(seed),
-                    focal_ratio=float(focal_ratio),
-                    generator_version=GENERATOR_VERSION)
+    manifest = dict(
+        num_train=int(num_train),
+        num_val=int(num_val),
+        image_size=int(image_size),
+        seed=int(seed),
+        focal_ratio=float(focal_ratio),
+        generator_version=GENERATOR_VERSION)
     if wild['wild_fraction'] > 0:
         manifest.update(wild)
     return manifest
 
 
-def ensure_synthetic_dataset(out_dir: str = 'data/synthetic',
-                             num_train: int = 2000,
-                             num_val: int = 200,
-                             image_size: int = 128,
-                             seed: int = 0,
-                             body_model_root: str =
-                             'data/body_models_synthetic',
-                             focal_ratio: float = 1.75,
-                             batch_size: int = 32,
-                             workers: Optional[int] = None,
-                             wild_fraction: float = 0.0,
-                             pseudo_orient_noise: float = 0.1,
-                             pseudo_pose_noise: float = 0.15,
-                             pseudo_betas_noise: float = 0.5
-                             ) -> Dict[str, str]:
+def ensure_synthetic_dataset(
+        out_dir: str = 'data/synthetic',
+        num_train: int = 2000,
+        num_val: int = 200,
+        image_size: int = 128,
+        seed: int = 0,
+        body_model_root: str = 'data/body_models_synthetic',
+        focal_ratio: float = 1.75,
+        batch_size: int = 32,
+        workers: Optional[int] = None,
+        wild_fraction: float = 0.0,
+        pseudo_orient_noise: float = 0.1,
+        pseudo_pose_noise: float = 0.15,
+        pseudo_betas_noise: float = 0.5) -> Dict[str, str]:
     """Generate the dataset unless ``out_dir`` already holds this exact one.
 
     ``manifest.json`` (written after everything else) records the arguments
@@ -572,8 +616,7 @@ def ensure_synthetic_dataset(out_dir: str = 'data/synthetic',
     """
     wild = _check_wild_args(wild_fraction, pseudo_orient_noise,
                             pseudo_pose_noise, pseudo_betas_noise)
-    wanted = _manifest(num_train, num_val, image_size, seed, focal_ratio,
-                       wild)
+    wanted = _manifest(num_train, num_val, image_size, seed, focal_ratio, wild)
     files = {s: osp.join(out_dir, f'synthetic_{s}.npz') for s in SPLITS}
     if wild['wild_fraction'] > 0:
         files['train_wild'] = osp.join(out_dir, WILD_FILE)
@@ -584,6 +627,6 @@ def ensure_synthetic_dataset(out_dir: str = 'data/synthetic',
             found = json.load(f)
     if found == wanted and all(osp.exists(p) for p in files.values()):
         return files
-    return generate_synthetic_dataset(
-        out_dir, num_train, num_val, image_size, seed, body_model_root,
-        focal_ratio, batch_size, workers, **wild)
+    return generate_synthetic_dataset(out_dir, num_train, num_val, image_size,
+                                      seed, body_model_root, focal_ratio,
+                                      batch_size, workers, **wild)

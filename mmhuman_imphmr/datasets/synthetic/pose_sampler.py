@@ -27,47 +27,71 @@ from mmhuman_imphmr.utils.geometry import (axis_angle_to_rotmat, rotation_y,
 # Joint limits in radians: joint name -> ((x_lo, y_lo, z_lo), (x_hi, y_hi,
 # z_hi)). Assumption of this project (no source fixes it): ranges chosen by
 # eye to look like everyday human poses on the SMPL skeleton.
-JOINT_LIMITS: Dict[str, Tuple[Tuple[float, float, float],
-                              Tuple[float, float, float]]] = {
-    'left_hip': ((-1.6, -0.4, -0.2), (0.4, 0.5, 0.8)),
-    'right_hip': ((-1.6, -0.5, -0.8), (0.4, 0.4, 0.2)),
-    'spine1': ((-0.25, -0.3, -0.2), (0.35, 0.3, 0.2)),
-    'left_knee': ((0.0, -0.05, -0.05), (2.0, 0.05, 0.05)),
-    'right_knee': ((0.0, -0.05, -0.05), (2.0, 0.05, 0.05)),
-    'spine2': ((-0.15, -0.2, -0.15), (0.2, 0.2, 0.15)),
-    'left_ankle': ((-0.4, -0.2, -0.2), (0.5, 0.2, 0.2)),
-    'right_ankle': ((-0.4, -0.2, -0.2), (0.5, 0.2, 0.2)),
-    'spine3': ((-0.15, -0.2, -0.15), (0.2, 0.2, 0.15)),
-    'left_foot': ((-0.2, -0.1, -0.1), (0.2, 0.1, 0.1)),
-    'right_foot': ((-0.2, -0.1, -0.1), (0.2, 0.1, 0.1)),
-    'neck': ((-0.3, -0.5, -0.3), (0.4, 0.5, 0.3)),
-    'left_collar': ((-0.15, -0.2, -0.2), (0.15, 0.2, 0.2)),
-    'right_collar': ((-0.15, -0.2, -0.2), (0.15, 0.2, 0.2)),
-    'head': ((-0.3, -0.5, -0.3), (0.4, 0.5, 0.3)),
-    'left_shoulder': ((-0.6, -1.3, -1.4), (0.6, 0.6, 0.6)),
-    'right_shoulder': ((-0.6, -0.6, -0.6), (0.6, 1.3, 1.4)),
-    'left_elbow': ((-0.5, -2.3, -0.1), (0.5, 0.0, 0.1)),
-    'right_elbow': ((-0.5, 0.0, -0.1), (0.5, 2.3, 0.1)),
-    'left_wrist': ((-0.4, -0.4, -0.4), (0.4, 0.4, 0.4)),
-    'right_wrist': ((-0.4, -0.4, -0.4), (0.4, 0.4, 0.4)),
-    'left_hand': ((-0.2, -0.2, -0.2), (0.2, 0.2, 0.2)),
-    'right_hand': ((-0.2, -0.2, -0.2), (0.2, 0.2, 0.2)),
-}
+JOINT_LIMITS: Dict[str,
+                   Tuple[Tuple[float, float, float],
+                         Tuple[float, float, float]]] = {
+                             'left_hip': ((-1.6, -0.4, -0.2), (0.4, 0.5, 0.8)),
+                             'right_hip':
+                             ((-1.6, -0.5, -0.8), (0.4, 0.4, 0.2)),
+                             'spine1': ((-0.25, -0.3, -0.2), (0.35, 0.3, 0.2)),
+                             'left_knee':
+                             ((0.0, -0.05, -0.05), (2.0, 0.05, 0.05)),
+                             'right_knee':
+                             ((0.0, -0.05, -0.05), (2.0, 0.05, 0.05)),
+                             'spine2':
+                             ((-0.15, -0.2, -0.15), (0.2, 0.2, 0.15)),
+                             'left_ankle': ((-0.4, -0.2, -0.2), (0.5, 0.2,
+                                                                 0.2)),
+                             'right_ankle': ((-0.4, -0.2, -0.2), (0.5, 0.2,
+                                                                  0.2)),
+                             'spine3': ((-0.15, -0.2, -0.15), (0.2, 0.2,
+                                                               0.15)),
+                             'left_foot': ((-0.2, -0.1, -0.1), (0.2, 0.1,
+                                                                0.1)),
+                             'right_foot': ((-0.2, -0.1, -0.1), (0.2, 0.1,
+                                                                 0.1)),
+                             'neck': ((-0.3, -0.5, -0.3), (0.4, 0.5, 0.3)),
+                             'left_collar': ((-0.15, -0.2, -0.2), (0.15, 0.2,
+                                                                   0.2)),
+                             'right_collar': ((-0.15, -0.2, -0.2), (0.15, 0.2,
+                                                                    0.2)),
+                             'head': ((-0.3, -0.5, -0.3), (0.4, 0.5, 0.3)),
+                             'left_shoulder': ((-0.6, -1.3, -1.4), (0.6, 0.6,
+                                                                    0.6)),
+                             'right_shoulder': ((-0.6, -0.6, -0.6), (0.6, 1.3,
+                                                                     1.4)),
+                             'left_elbow': ((-0.5, -2.3, -0.1), (0.5, 0.0,
+                                                                 0.1)),
+                             'right_elbow': ((-0.5, 0.0, -0.1), (0.5, 2.3,
+                                                                 0.1)),
+                             'left_wrist': ((-0.4, -0.4, -0.4), (0.4, 0.4,
+                                                                 0.4)),
+                             'right_wrist': ((-0.4, -0.4, -0.4), (0.4, 0.4,
+                                                                  0.4)),
+                             'left_hand': ((-0.2, -0.2, -0.2), (0.2, 0.2,
+                                                                0.2)),
+                             'right_hand': ((-0.2, -0.2, -0.2), (0.2, 0.2,
+                                                                 0.2)),
+                         }
 # The pose every box shrinks toward (must lie inside the limits).
 RELAXED_POSE: Dict[str, Tuple[float, float, float]] = {
-    'left_hip': (-0.1, 0.0, 0.05), 'right_hip': (-0.1, 0.0, -0.05),
-    'left_knee': (0.15, 0.0, 0.0), 'right_knee': (0.15, 0.0, 0.0),
-    'left_shoulder': (0.0, 0.0, -1.1), 'right_shoulder': (0.0, 0.0, 1.1),
-    'left_elbow': (0.0, -0.3, 0.0), 'right_elbow': (0.0, 0.3, 0.0),
+    'left_hip': (-0.1, 0.0, 0.05),
+    'right_hip': (-0.1, 0.0, -0.05),
+    'left_knee': (0.15, 0.0, 0.0),
+    'right_knee': (0.15, 0.0, 0.0),
+    'left_shoulder': (0.0, 0.0, -1.1),
+    'right_shoulder': (0.0, 0.0, 1.1),
+    'left_elbow': (0.0, -0.3, 0.0),
+    'right_elbow': (0.0, 0.3, 0.0),
 }
-_RELAXED = np.array([RELAXED_POSE.get(n, (0.0, 0.0, 0.0))
-                     for n in SMPL_JOINT_NAMES[1:]], np.float64)  # (23, 3)
+_RELAXED = np.array(
+    [RELAXED_POSE.get(n, (0.0, 0.0, 0.0)) for n in SMPL_JOINT_NAMES[1:]],
+    np.float64)  # (23, 3)
 _LOW = np.array([JOINT_LIMITS[n][0] for n in SMPL_JOINT_NAMES[1:]],
                 np.float64)  # (23, 3)
 _HIGH = np.array([JOINT_LIMITS[n][1] for n in SMPL_JOINT_NAMES[1:]],
                  np.float64)
 assert np.all((_LOW <= _RELAXED) & (_RELAXED <= _HIGH)), 'RELAXED_POSE'
-
 
 
 def sample_body_pose(rng: np.random.Generator,
@@ -97,13 +121,13 @@ def sample_view_angles(rng: np.random.Generator,
         x and z in ``[-max_tilt, max_tilt]``.
     """
     yaw = float(rng.uniform(0.0, 2 * np.pi))
-    tilt = np.array([rng.uniform(-max_tilt, max_tilt),
-                     rng.uniform(-max_tilt, max_tilt)])
+    tilt = np.array(
+        [rng.uniform(-max_tilt, max_tilt),
+         rng.uniform(-max_tilt, max_tilt)])
     return yaw, tilt
 
 
-def global_orient_from_angles(yaw: np.ndarray,
-                              tilt: np.ndarray) -> np.ndarray:
+def global_orient_from_angles(yaw: np.ndarray, tilt: np.ndarray) -> np.ndarray:
     """``R = R_x(pi) @ R_tilt @ R_y(yaw)`` as axis-angle, batched.
 
     Args:
@@ -116,10 +140,10 @@ def global_orient_from_angles(yaw: np.ndarray,
     yaw = torch.as_tensor(np.asarray(yaw, np.float64).reshape(-1))
     tilt = torch.as_tensor(np.asarray(tilt, np.float64).reshape(-1, 2))
     zero = torch.zeros_like(yaw)
-    upright = axis_angle_to_rotmat(torch.tensor([np.pi, 0.0, 0.0],
-                                                dtype=torch.float64))
-    lean = axis_angle_to_rotmat(torch.stack([tilt[:, 0], zero, tilt[:, 1]],
-                                            -1))
+    upright = axis_angle_to_rotmat(
+        torch.tensor([np.pi, 0.0, 0.0], dtype=torch.float64))
+    lean = axis_angle_to_rotmat(
+        torch.stack([tilt[:, 0], zero, tilt[:, 1]], -1))
     turn = rotation_y(yaw)
     orient = rotmat_to_axis_angle(upright @ lean @ turn)
     return orient.numpy().astype(np.float32)

@@ -114,8 +114,8 @@ class SyntheticHumanDataset(HumanImageDataset):
             ann_file = osp.join(data_root, f'synthetic_{split}.npz')
         if label_type is SUBSET_DEFAULT:
             label_type = SUBSET_LABEL_TYPES[subset]
-        kwargs.setdefault('dataset_name', osp.splitext(
-            osp.basename(ann_file))[0])
+        kwargs.setdefault('dataset_name',
+                          osp.splitext(osp.basename(ann_file))[0])
         super().__init__(
             ann_file=ann_file,
             data_prefix=dict(img_path=data_root),

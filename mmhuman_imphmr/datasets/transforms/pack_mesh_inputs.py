@@ -14,8 +14,8 @@ from mmhuman_imphmr.utils.constants import (LABEL_TYPES, NUM_BETAS,
 
 def _flag(value) -> torch.Tensor:
     """A 0/1 label flag as a float scalar tensor."""
-    return torch.tensor(float(np.asarray(value).reshape(-1)[0]),
-                        dtype=torch.float32)
+    return torch.tensor(
+        float(np.asarray(value).reshape(-1)[0]), dtype=torch.float32)
 
 
 @TRANSFORMS.register_module()
@@ -64,8 +64,8 @@ class PackMeshInputs(BaseTransform):
                  meta_keys: Sequence[str] = ('sample_idx', 'img_path',
                                              'dataset_name', 'gender',
                                              'bbox_center', 'bbox_scale',
-                                             'input_size', 'flip',
-                                             'rotation', 'label_type'),
+                                             'input_size', 'flip', 'rotation',
+                                             'label_type'),
                  drop_outside_keypoints: bool = False) -> None:
         self.meta_keys = tuple(meta_keys)
         if 'label_type' not in self.meta_keys:
@@ -92,12 +92,12 @@ class PackMeshInputs(BaseTransform):
                              f'[{NUM_GT_JOINTS}, 4], found {kp3d.shape}')
         sample.gt_keypoints3d = torch.from_numpy(kp3d.copy())
         for key, out_key, size in (('smpl_global_orient', 'gt_global_orient',
-                                    3),
-                                   ('smpl_body_pose', 'gt_body_pose', 69),
+                                    3), ('smpl_body_pose', 'gt_body_pose', 69),
                                    ('smpl_betas', 'gt_betas', NUM_BETAS)):
             value = results.get(key, None)
-            value = (np.zeros(size, np.float32) if value is None else
-                     np.asarray(value, np.float32).reshape(-1))
+            value = (
+                np.zeros(size, np.float32) if value is None else np.asarray(
+                    value, np.float32).reshape(-1))
             if value.shape != (size, ):
                 raise ValueError(f'PackMeshInputs: {key} must have {size} '
                                  f'values, found {value.shape}')
@@ -141,12 +141,13 @@ class PackMeshInputs(BaseTransform):
             return torch.zeros(NUM_JOINTS, 3)
         kp = np.asarray(kp, np.float32).reshape(-1, NUM_JOINTS, 2)[0]
         visible = results.get('keypoints_visible', None)
-        visible = (np.ones(NUM_JOINTS, np.float32) if visible is None else
-                   np.asarray(visible, np.float32).reshape(-1, NUM_JOINTS)[0])
+        visible = (
+            np.ones(NUM_JOINTS, np.float32) if visible is None else np.asarray(
+                visible, np.float32).reshape(-1, NUM_JOINTS)[0])
         conf = visible
         if self.drop_outside_keypoints:
-            inside = ((kp[:, 0] >= 0) & (kp[:, 0] < width) &
-                      (kp[:, 1] >= 0) & (kp[:, 1] < height))
+            inside = ((kp[:, 0] >= 0) & (kp[:, 0] < width) & (kp[:, 1] >= 0) &
+                      (kp[:, 1] < height))
             conf = visible * inside
         size = np.array([width, height], np.float32)
         norm = 2.0 * kp / size - 1.0

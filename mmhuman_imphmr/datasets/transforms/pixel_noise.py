@@ -39,8 +39,8 @@ class RandomPixelNoise(BaseTransform):
 
     @cache_randomness
     def _factors(self, channels: int) -> np.ndarray:
-        return np.random.uniform(self.low, self.high,
-                                 size=channels).astype(np.float32)
+        return np.random.uniform(
+            self.low, self.high, size=channels).astype(np.float32)
 
     def transform(self, results: Dict) -> Optional[Dict]:
         """Scale the channels of ``img`` and clip to [0, 255]."""

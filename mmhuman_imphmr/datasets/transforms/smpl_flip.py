@@ -25,8 +25,10 @@ def flip_smpl_pose(global_orient: np.ndarray,
     Returns:
         tuple: Flipped ``(global_orient ndarray[3], body_pose ndarray[69])``.
     """
-    pose = np.concatenate([np.asarray(global_orient, np.float32).reshape(3),
-                           np.asarray(body_pose, np.float32).reshape(69)])
+    pose = np.concatenate([
+        np.asarray(global_orient, np.float32).reshape(3),
+        np.asarray(body_pose, np.float32).reshape(69)
+    ])
     pose = pose[SMPL_POSE_FLIP_PERM].reshape(24, 3)
     pose[:, 1:] *= -1
     pose = pose.reshape(72)

@@ -6,8 +6,8 @@ import torch
 from mmcv.transforms import BaseTransform
 
 from mmhuman_imphmr.registry import TRANSFORMS
-from mmhuman_imphmr.utils.geometry import (axis_angle_to_rotmat,
-                                           rotation_z, rotmat_to_axis_angle)
+from mmhuman_imphmr.utils.geometry import (axis_angle_to_rotmat, rotation_z,
+                                           rotmat_to_axis_angle)
 
 
 def crop_rotation_matrix(rotation_deg: float) -> np.ndarray:
@@ -32,10 +32,11 @@ def crop_rotation_matrix(rotation_deg: float) -> np.ndarray:
     return rotation_z(angle).numpy().astype(np.float32)
 
 
-def rotate_smpl_labels(rotation_deg: float,
-                       global_orient: Optional[np.ndarray] = None,
-                       keypoints3d: Optional[np.ndarray] = None
-                       ) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+def rotate_smpl_labels(
+    rotation_deg: float,
+    global_orient: Optional[np.ndarray] = None,
+    keypoints3d: Optional[np.ndarray] = None
+) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
     """Rotate the global orientation and camera-frame 3D joints in-plane.
 
     The 3D joints turn about the camera's optical axis (``J' = R J``), the
@@ -93,8 +94,8 @@ class RotateSMPL(BaseTransform):
             raise RuntimeError('RotateSMPL appears twice in the pipeline: '
                                'the rotation would be applied twice.')
         rotation = results.get('bbox_rotation', None)
-        angle = 0.0 if rotation is None else float(np.asarray(rotation)
-                                                   .reshape(-1)[0])
+        angle = 0.0 if rotation is None else float(
+            np.asarray(rotation).reshape(-1)[0])
         if angle != 0.0:
             orient, kp3d = rotate_smpl_labels(
                 angle, results.get('smpl_global_orient', None),

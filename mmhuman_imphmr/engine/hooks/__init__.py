@@ -4,5 +4,7 @@ from .epoch_seed_hook import EpochSeedHook
 from .mesh_visualization_hook import MeshVisualizationHook
 from .validate_before_train_hook import ValidateBeforeTrainHook
 
-__all__ = ['MeshVisualizationHook', 'AtomicCheckpointHook', 'EpochSeedHook',
-           'ValidateBeforeTrainHook']
+__all__ = [
+    'MeshVisualizationHook', 'AtomicCheckpointHook', 'EpochSeedHook',
+    'ValidateBeforeTrainHook'
+]

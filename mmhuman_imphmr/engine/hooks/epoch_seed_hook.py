@@ -45,8 +45,9 @@ class EpochSeedHook(Hook):
         rank = get_rank() if runner._randomness_cfg.get(
             'diff_rank_seed', False) else 0
         # SeedSequence mixes (seed, epoch, rank) into independent streams.
-        seed = int(np.random.SeedSequence(
-            [int(base) % 2**32, runner.epoch, rank]).generate_state(1)[0])
+        seed = int(
+            np.random.SeedSequence([int(base) % 2**32, runner.epoch,
+                                    rank]).generate_state(1)[0])
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)  # also seeds every CUDA device

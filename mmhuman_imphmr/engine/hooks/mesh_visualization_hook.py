@@ -88,8 +88,8 @@ class MeshVisualizationHook(Hook):
         """Draw the batch's samples until ``max_samples`` are drawn."""
         if not self.enable:
             return
-        self._draw(runner, data_batch, outputs, self._step(runner),
-                   out_dir=None)
+        self._draw(
+            runner, data_batch, outputs, self._step(runner), out_dir=None)
 
     @staticmethod
     def _step(runner) -> int:
@@ -106,11 +106,16 @@ class MeshVisualizationHook(Hook):
             return
         out_dir = None if self.test_out_dir is None else osp.join(
             runner.log_dir, self.test_out_dir)
-        self._draw(runner, data_batch, outputs, 0, out_dir=out_dir,
-                   show=self.show)
+        self._draw(
+            runner, data_batch, outputs, 0, out_dir=out_dir, show=self.show)
 
-    def _draw(self, runner, data_batch: dict, outputs: Sequence, step: int,
-              out_dir: Optional[str], show: bool = False) -> None:
+    def _draw(self,
+              runner,
+              data_batch: dict,
+              outputs: Sequence,
+              step: int,
+              out_dir: Optional[str],
+              show: bool = False) -> None:
         visualizer = self._get_visualizer(runner)
         inputs = data_batch['inputs']
         for i, sample in enumerate(outputs):
@@ -120,17 +125,22 @@ class MeshVisualizationHook(Hook):
             if torch.is_tensor(image):
                 image = image.detach().cpu().permute(1, 2, 0).numpy()
             # The pipeline packs BGR uint8 crops (mmpose.LoadImage).
-            image = cv2.cvtColor(np.ascontiguousarray(image, np.uint8),
-                                 cv2.COLOR_BGR2RGB)
+            image = cv2.cvtColor(
+                np.ascontiguousarray(image, np.uint8), cv2.COLOR_BGR2RGB)
             idx = sample.metainfo.get('sample_idx', self._drawn)
             name = f'val_sample_{idx}'
             out_file = None
             if out_dir is not None:
                 os.makedirs(out_dir, exist_ok=True)
                 out_file = osp.join(out_dir, f'test_sample_{idx}.png')
-            visualizer.add_datasample(name, image, sample,
-                                      draw_gt=self.draw_gt, show=show,
-                                      wait_time=self.wait_time,
-                                      out_file=out_file, step=step,
-                                      side_view_deg=self.side_view_deg)
+            visualizer.add_datasample(
+                name,
+                image,
+                sample,
+                draw_gt=self.draw_gt,
+                show=show,
+                wait_time=self.wait_time,
+                out_file=out_file,
+                step=step,
+                side_view_deg=self.side_view_deg)
             self._drawn += 1

@@ -92,10 +92,8 @@ class ValidateBeforeTrainHook(Hook):
 
     def _score_hooks(self, runner) -> List[Hook]:
         return [
-            hook for hook in runner.hooks
-            if hook is not self and any(
-                cls.__name__ in self.score_hooks
-                for cls in type(hook).__mro__)
+            hook for hook in runner.hooks if hook is not self and any(
+                cls.__name__ in self.score_hooks for cls in type(hook).__mro__)
         ]
 
     def before_train(self, runner) -> None:

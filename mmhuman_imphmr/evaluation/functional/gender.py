@@ -6,9 +6,15 @@ import numpy as np
 GENDERS = ('neutral', 'male', 'female')
 # Names accepted for a sample's gender (case and surrounding blanks ignored).
 # '' is "no gender recorded", as in the HumanData cache: the neutral model.
-GENDER_NAMES = {'neutral': 'neutral', 'n': 'neutral', '': 'neutral',
-                'male': 'male', 'm': 'male', 'female': 'female',
-                'f': 'female'}
+GENDER_NAMES = {
+    'neutral': 'neutral',
+    'n': 'neutral',
+    '': 'neutral',
+    'male': 'male',
+    'm': 'male',
+    'female': 'female',
+    'f': 'female'
+}
 # Integer codes of SPIN / PARE (``0 if gender == 'm' else 1``) and of
 # mmhuman3d's GenderedSMPL. Any other integer is refused: that convention has
 # no integer for "neutral" (SPIN's -1 means "unknown"), and other codes (e.g.

@@ -51,13 +51,14 @@ def similarity_procrustes(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     d[:, -1] = np.sign(np.linalg.det(v @ np.swapaxes(u, 1, 2)))
     d[d == 0] = 1.0
     rot = v @ (d[:, :, None] * np.swapaxes(u, 1, 2))  # (N, 3, 3) = V D U^T
-    var = (p ** 2).sum(axis=(1, 2))
+    var = (p**2).sum(axis=(1, 2))
     scale = (sing * d).sum(axis=1) / np.maximum(var, 1e-12)
     aligned = scale[:, None, None] * np.einsum('nik,njk->nji', rot, p)
     return aligned + mu_g
 
 
-def mpjpe(pred: np.ndarray, gt: np.ndarray,
+def mpjpe(pred: np.ndarray,
+          gt: np.ndarray,
           mask: Optional[np.ndarray] = None) -> np.ndarray:
     """Mean per-joint position error, no alignment (align the inputs first).
 

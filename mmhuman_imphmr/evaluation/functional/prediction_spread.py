@@ -29,8 +29,7 @@ def prediction_spread(values: np.ndarray) -> float:
     return float(values.reshape(values.shape[0], -1).std(axis=0).mean())
 
 
-def is_constant(spread: float, scale: float, rtol: float,
-                atol: float) -> bool:
+def is_constant(spread: float, scale: float, rtol: float, atol: float) -> bool:
     """``spread <= atol + rtol * scale`` (numpy's ``isclose`` convention).
 
     Args:

@@ -98,8 +98,11 @@ def rotation_angle_deg(rot_pred: ArrayLike, rot_gt: ArrayLike) -> np.ndarray:
                          f'{b.shape}')
     m = np.swapaxes(a, -1, -2) @ b
     cos = (np.trace(m, axis1=-2, axis2=-1) - 1.0) / 2.0
-    skew = np.stack([m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0],
-                     m[..., 1, 0] - m[..., 0, 1]], axis=-1)
+    skew = np.stack([
+        m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0],
+        m[..., 1, 0] - m[..., 0, 1]
+    ],
+                    axis=-1)
     sin = np.linalg.norm(skew, axis=-1) / 2.0
     return np.degrees(np.arctan2(sin, cos))
 

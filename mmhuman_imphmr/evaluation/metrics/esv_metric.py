@@ -116,16 +116,21 @@ class ESVMetric(BaseMetric):
             views = sample.get('pred_betas_views')
             betas = sample.get('pred_betas')
             opacity = sample.get('pred_opacity')
-            result = dict(esv=math.nan, num_views=0, scale=math.nan,
-                          betas=None, opacity=math.nan)
+            result = dict(
+                esv=math.nan,
+                num_views=0,
+                scale=math.nan,
+                betas=None,
+                opacity=math.nan)
             if views is not None:
                 views = _numpy(views)
                 if views.ndim != 2:
                     raise ValueError(f'ESVMetric: pred_betas_views must be '
                                      f'[A, 10], found {views.shape}')
-                result.update(esv=float(shape_view_entanglement(views)[0]),
-                              num_views=int(views.shape[0]),
-                              scale=float(np.abs(views).mean()))
+                result.update(
+                    esv=float(shape_view_entanglement(views)[0]),
+                    num_views=int(views.shape[0]),
+                    scale=float(np.abs(views).mean()))
             if betas is not None:
                 result['betas'] = _numpy(betas).reshape(-1).tolist()
             elif views is not None:  # view 0 is phi = 0, the canonical one
@@ -171,8 +176,9 @@ class ESVMetric(BaseMetric):
                 f'(esv_image_blind=0.0 means "not checked" here)')
 
         # (b) does the field render anything?
-        opacities = [r['opacity'] for r in results
-                     if not math.isnan(r['opacity'])]
+        opacities = [
+            r['opacity'] for r in results if not math.isnan(r['opacity'])
+        ]
         dead_field = False
         if opacities:
             opacity = float(np.mean(opacities))
@@ -185,10 +191,11 @@ class ESVMetric(BaseMetric):
             for r in with_views)
 
         degenerate = dead_field or (image_blind and view_constant)
-        metrics.update(esv=math.nan if degenerate else esv_raw,
-                       esv_image_blind=float(image_blind),
-                       esv_dead_field=float(dead_field),
-                       esv_view_constant=float(view_constant))
+        metrics.update(
+            esv=math.nan if degenerate else esv_raw,
+            esv_image_blind=float(image_blind),
+            esv_dead_field=float(dead_field),
+            esv_view_constant=float(view_constant))
         self._warn(logger, metrics, len(betas), len(opacities),
                    len(with_views))
         # 'esv' first (mmengine's save_best='auto' takes the first key),
@@ -207,9 +214,9 @@ class ESVMetric(BaseMetric):
                 f'of the canonical view is {m["esv_opacity"]:.3g} over '
                 f'{num_opacity} samples (< opacity_threshold '
                 f'{self.opacity_threshold:g}), so the rendered feature map '
-                f'is ~0 at every view and beta cannot depend on phi'
-                + (' (beta is indeed identical at every view)'
-                   if m['esv_view_constant'] else '') +
+                f'is ~0 at every view and beta cannot depend on phi' +
+                (' (beta is indeed identical at every view)'
+                 if m['esv_view_constant'] else '') +
                 f'. ESV {m["esv_raw"]:.4g} measures a dead field, not view '
                 f'invariance: reported as esv=nan (computed value in '
                 f'esv_raw).')
@@ -226,7 +233,7 @@ class ESVMetric(BaseMetric):
                 f'{num_views} samples with views (ESV {m["esv_raw"]:.3g}, '
                 f'<= {tol}): exact for a model whose prediction does not '
                 f'use phi (the plain baseline); for ImpHMR / PTN it means '
-                f'phi does not reach the prediction.'
-                + (' Together with an image-blind beta the model is a '
-                   'constant: reported as esv=nan (computed value in '
-                   'esv_raw).' if m['esv_image_blind'] else ''))
+                f'phi does not reach the prediction.' +
+                (' Together with an image-blind beta the model is a '
+                 'constant: reported as esv=nan (computed value in '
+                 'esv_raw).' if m['esv_image_blind'] else ''))

@@ -106,7 +106,9 @@ class MeshMetric(BaseMetric):
         self.rtol = float(rtol)
         self.atol = float(atol)
         self.body_models = {
-            g: MODELS.build({**body_model, 'gender': g}).eval()
+            g: MODELS.build({
+                **body_model, 'gender': g
+            }).eval()
             for g in GENDERS
         }
 
@@ -115,8 +117,10 @@ class MeshMetric(BaseMetric):
         """GT meshes from each sample's gendered model, ``Tensor[B, V, 3]``."""
         out: List[Optional[torch.Tensor]] = [None] * len(samples)
         try:
-            genders = [gender_name(s.get('gender'), _sample_name(s, i))
-                       for i, s in enumerate(samples)]
+            genders = [
+                gender_name(s.get('gender'), _sample_name(s, i))
+                for i, s in enumerate(samples)
+            ]
         except ValueError as e:
             raise ValueError(f'MeshMetric: {e}') from None
         for gender in GENDERS:
@@ -125,8 +129,7 @@ class MeshMetric(BaseMetric):
                 continue
             params = {}
             for key, shape in (('gt_global_orient', (3, )),
-                               ('gt_body_pose', (69, )),
-                               ('gt_betas', (10, ))):
+                               ('gt_body_pose', (69, )), ('gt_betas', (10, ))):
                 values = [_get(samples[i], key) for i in idx]
                 if any(v is None for v in values):
                     raise KeyError(f'MeshMetric: data sample without "{key}" '
@@ -154,14 +157,15 @@ class MeshMetric(BaseMetric):
         return self.body_models['neutral'](
             global_orient=torch.stack([
                 _tensor(s['pred_global_orient'], (1, 3, 3),
-                        'pred_global_orient')
-                for s in samples]),
+                        'pred_global_orient') for s in samples
+            ]),
             body_pose=torch.stack([
                 _tensor(s['pred_body_pose'], (23, 3, 3), 'pred_body_pose')
-                for s in samples]),
+                for s in samples
+            ]),
             betas=torch.stack([
-                _tensor(s['pred_betas'], (10, ), 'pred_betas')
-                for s in samples]),
+                _tensor(s['pred_betas'], (10, ), 'pred_betas') for s in samples
+            ]),
             pose2rot=False)['vertices']
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
@@ -175,25 +179,32 @@ class MeshMetric(BaseMetric):
         gt_j = torch.einsum('jv,bvc->bjc', regressor, gt_v).numpy()
         pred14 = align_by_joint(pred_j, pred_j[:, H36M_PELVIS])[:, H36M_TO_J14]
         gt14 = align_by_joint(gt_j, gt_j[:, H36M_PELVIS])[:, H36M_TO_J14]
-        errors = dict(mpjpe=mpjpe(pred14, gt14),
-                      pa_mpjpe=pa_mpjpe(pred14, gt14),
-                      pve=pve(pred_v.numpy(), gt_v.numpy()))
+        errors = dict(
+            mpjpe=mpjpe(pred14, gt14),
+            pa_mpjpe=pa_mpjpe(pred14, gt14),
+            pve=pve(pred_v.numpy(), gt_v.numpy()))
         for i, sample in enumerate(data_samples):
             betas = sample.get('pred_betas')
-            self.results.append(dict(
-                sample_idx=sample.get('sample_idx'),
-                **{k: float(v[i]) * 1000.0 for k, v in errors.items()},
-                # for the image-dependence check (metres; betas if given)
-                pred_joints=pred14[i].reshape(-1).tolist(),
-                pred_betas=None if betas is None else torch.as_tensor(
-                    betas, dtype=torch.float64).reshape(-1).tolist()))
+            self.results.append(
+                dict(
+                    sample_idx=sample.get('sample_idx'),
+                    **{
+                        k: float(v[i]) * 1000.0
+                        for k, v in errors.items()
+                    },
+                    # for the image-dependence check (metres; betas if given)
+                    pred_joints=pred14[i].reshape(-1).tolist(),
+                    pred_betas=None if betas is None else torch.as_tensor(
+                        betas, dtype=torch.float64).reshape(-1).tolist()))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Dataset means in millimetres, and the image-dependence check."""
         if not results:
             raise RuntimeError('MeshMetric: no sample was evaluated')
-        metrics = {k: float(np.mean([r[k] for r in results]))
-                   for k in ('mpjpe', 'pa_mpjpe', 'pve')}
+        metrics = {
+            k: float(np.mean([r[k] for r in results]))
+            for k in ('mpjpe', 'pa_mpjpe', 'pve')
+        }
         if len(results) < 2:
             return metrics
         joints = np.asarray([r['pred_joints'] for r in results])
@@ -206,8 +217,8 @@ class MeshMetric(BaseMetric):
             betas = np.asarray([r['pred_betas'] for r in results])
             metrics['pred_betas_std'] = prediction_spread(betas)
             betas_blind = is_constant(metrics['pred_betas_std'],
-                                      float(np.abs(betas).mean()),
-                                      self.rtol, self.atol)
+                                      float(np.abs(betas).mean()), self.rtol,
+                                      self.atol)
             blind = blind and betas_blind
         metrics['pred_image_blind'] = float(blind)
         logger = MMLogger.get_current_instance()
@@ -216,9 +227,9 @@ class MeshMetric(BaseMetric):
             logger.warning(
                 f'MeshMetric: the predictions do not depend on the image: '
                 f'over {len(results)} samples the pelvis-centred joints '
-                f'spread {metrics["pred_joints_std"]:.3g} mm'
-                + (f' and the betas {metrics["pred_betas_std"]:.3g}'
-                   if 'pred_betas_std' in metrics else '') +
+                f'spread {metrics["pred_joints_std"]:.3g} mm' +
+                (f' and the betas {metrics["pred_betas_std"]:.3g}'
+                 if 'pred_betas_std' in metrics else '') +
                 f' (<= {tol}). The model predicts one mesh for every input '
                 f'(untrained, collapsed, or a feature field that renders '
                 f'nothing): MPJPE / PA-MPJPE / PVE are those of a constant '

@@ -14,15 +14,17 @@ from mmhuman_imphmr.utils.geometry import axis_angle_to_rotmat
 from ..functional import (GENDERS, align_by_joint, gender_name, mask_iou,
                           mpjpe, rotation_angle_deg, view_target_joints,
                           view_target_orient)
-
 from .mesh_metric import _sample_name  # one naming of samples in errors
 
 _VIEW_KEYS = ('pred_view_angles', 'pred_view_rotmat', 'pred_view_betas')
-_GT_KEYS = (('gt_global_orient', (3, )), ('gt_body_pose', (69, )),
-            ('gt_betas', (10, )))
+_GT_KEYS = (('gt_global_orient', (3, )), ('gt_body_pose', (69, )), ('gt_betas',
+                                                                    (10, )))
 
 
-def _tensor(sample: dict, key: str, shape: tuple, name: str,
+def _tensor(sample: dict,
+            key: str,
+            shape: tuple,
+            name: str,
             dtype=torch.float32) -> torch.Tensor:
     """``sample[key]`` as a tensor of exactly ``shape``, else ValueError."""
     value = sample.get(key)
@@ -44,8 +46,9 @@ def _has_gt_smpl(sample: dict) -> bool:
     if any(sample.get(k) is None for k, _ in _GT_KEYS):
         return False
     flag = sample.get('has_smpl')
-    return flag is None or float(np.asarray(
-        flag.detach().cpu() if hasattr(flag, 'detach') else flag)) > 0
+    return flag is None or float(
+        np.asarray(
+            flag.detach().cpu() if hasattr(flag, 'detach') else flag)) > 0
 
 
 def angle_key(angle: float) -> str:
@@ -118,7 +121,9 @@ class UnseenViewMetric(BaseMetric):
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.body_models = {
-            g: MODELS.build({**body_model, 'gender': g}).eval()
+            g: MODELS.build({
+                **body_model, 'gender': g
+            }).eval()
             for g in GENDERS
         }
 
@@ -137,20 +142,27 @@ class UnseenViewMetric(BaseMetric):
         """GT pelvis-centred joints ``[N, 14, 3]`` (gendered models) and
         root rotations ``[N, 3, 3]``."""
         try:
-            genders = [gender_name(s.get('gender'), n)
-                       for s, n in zip(samples, names)]
+            genders = [
+                gender_name(s.get('gender'), n)
+                for s, n in zip(samples, names)
+            ]
         except ValueError as e:
             raise ValueError(f'UnseenViewMetric: {e}') from None
-        params = {key: torch.stack([_tensor(s, key, shape, n)
-                                    for s, n in zip(samples, names)])
-                  for key, shape in _GT_KEYS}
+        params = {
+            key:
+            torch.stack(
+                [_tensor(s, key, shape, n) for s, n in zip(samples, names)])
+            for key, shape in _GT_KEYS
+        }
         verts: List[Optional[torch.Tensor]] = [None] * len(samples)
         for gender in GENDERS:
             idx = [i for i, g in enumerate(genders) if g == gender]
             if not idx:
                 continue
-            out = self.body_models[gender](
-                **{k[3:]: v[idx] for k, v in params.items()})['vertices']
+            out = self.body_models[gender](**{
+                k[3:]: v[idx]
+                for k, v in params.items()
+            })['vertices']
             for j, i in enumerate(idx):
                 verts[i] = out[j]
         root = axis_angle_to_rotmat(params['gt_global_orient'].double())
@@ -159,8 +171,9 @@ class UnseenViewMetric(BaseMetric):
     def _views(self, sample: dict, name: str) -> dict:
         """The view fields of one sample, shapes checked."""
         value = sample.get('pred_view_angles')
-        angles = np.asarray(value.detach().cpu() if hasattr(value, 'detach')
-                            else value, np.float64)
+        angles = np.asarray(
+            value.detach().cpu() if hasattr(value, 'detach') else value,
+            np.float64)
         if angles.ndim != 1 or angles.size == 0:
             raise ValueError(f'UnseenViewMetric: "pred_view_angles" of data '
                              f'sample ({name}) must have shape (K,) with '
@@ -224,8 +237,10 @@ class UnseenViewMetric(BaseMetric):
         # All views of all samples through the neutral model at once.
         rotmat = torch.cat([v['rotmat'] for v in views])  # (sum K, 24, 3, 3)
         out = self.body_models['neutral'](
-            global_orient=rotmat[:, :1], body_pose=rotmat[:, 1:],
-            betas=torch.cat([v['betas'] for v in views]), pose2rot=False)
+            global_orient=rotmat[:, :1],
+            body_pose=rotmat[:, 1:],
+            betas=torch.cat([v['betas'] for v in views]),
+            pose2rot=False)
         pred14 = self._joints14(out['vertices'])
         start = 0
         for n, (pos, sample, name, v) in enumerate(todo):
@@ -234,26 +249,26 @@ class UnseenViewMetric(BaseMetric):
             pred_root = v['rotmat'][:, 0].double().numpy()  # (K, 3, 3)
             start += k
             target_j = view_target_joints(gt14[n:n + 1], v['angles'])[0]
-            target_root = view_target_orient(gt_root[n:n + 1],
-                                             v['angles'])[0]
+            target_root = view_target_orient(gt_root[n:n + 1], v['angles'])[0]
             result = dict(
-                status='ok', angles=v['angles'].tolist(),
+                status='ok',
+                angles=v['angles'].tolist(),
                 nv_mpjpe=(mpjpe(pred_j, target_j) * 1000.0).tolist(),
-                orient_err=rotation_angle_deg(pred_root,
-                                              target_root).tolist(),
-                orient_err_0=math.nan, nv_iou=None)
+                orient_err=rotation_angle_deg(pred_root, target_root).tolist(),
+                orient_err_0=math.nan,
+                nv_iou=None)
             canonical = sample.get('pred_global_orient')
             if canonical is not None:
                 canonical = np.asarray(
-                    canonical.detach().cpu() if hasattr(canonical, 'detach')
-                    else canonical, np.float64)
+                    canonical.detach().cpu()
+                    if hasattr(canonical, 'detach') else canonical, np.float64)
                 if canonical.size != 9:
                     raise ValueError(
                         f'UnseenViewMetric: "pred_global_orient" of data '
                         f'sample ({name}) must have shape (3, 3) or '
                         f'(1, 3, 3), found {canonical.shape}')
-                result['orient_err_0'] = float(rotation_angle_deg(
-                    canonical.reshape(3, 3), gt_root[n]))
+                result['orient_err_0'] = float(
+                    rotation_angle_deg(canonical.reshape(3, 3), gt_root[n]))
             if 'silh_pred' in v:
                 iou = mask_iou(v['silh_pred'], v['silh_gt'])
                 valid = v['silh_valid'].numpy() > 0.5
@@ -300,10 +315,14 @@ class UnseenViewMetric(BaseMetric):
         for key in ('nv_mpjpe', 'orient_err'):
             per_view = np.asarray([r[key] for r in done]).mean(axis=0)
             metrics[key] = float(per_view.mean())
-            metrics.update({f'{key}_{n}': float(x)
-                            for n, x in zip(names, per_view)})
-        canonical = [r['orient_err_0'] for r in done
-                     if not math.isnan(r['orient_err_0'])]
+            metrics.update({
+                f'{key}_{n}': float(x)
+                for n, x in zip(names, per_view)
+            })
+        canonical = [
+            r['orient_err_0'] for r in done
+            if not math.isnan(r['orient_err_0'])
+        ]
         if canonical:
             metrics['orient_err_0'] = float(np.mean(canonical))
         with_silh = [r['nv_iou'] for r in done if r['nv_iou'] is not None]
@@ -316,10 +335,12 @@ class UnseenViewMetric(BaseMetric):
                     f'silhouettes but none has a usable GT camera '
                     f'(gt_view_silhouette_valid 0): no nv_iou')
             else:
-                per_view = np.nansum(iou, axis=0) / np.maximum(
-                    valid.sum(axis=0), 1)
+                per_view = np.nansum(
+                    iou, axis=0) / np.maximum(valid.sum(axis=0), 1)
                 per_view[valid.sum(axis=0) == 0] = np.nan
                 metrics['nv_iou'] = float(np.nanmean(per_view))
-                metrics.update({f'nv_iou_{n}': float(x)
-                                for n, x in zip(names, per_view)})
+                metrics.update({
+                    f'nv_iou_{n}': float(x)
+                    for n, x in zip(names, per_view)
+                })
         return metrics

@@ -25,7 +25,10 @@ class BasicBlock(nn.Module):
     """Two 3x3 convolutions with an identity (or projected) shortcut."""
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1,
+    def __init__(self,
+                 inplanes: int,
+                 planes: int,
+                 stride: int = 1,
                  downsample: Optional[nn.Module] = None) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
@@ -46,7 +49,10 @@ class Bottleneck(nn.Module):
     """1x1 reduce, 3x3 (strided), 1x1 expand (x4), with a shortcut."""
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1,
+    def __init__(self,
+                 inplanes: int,
+                 planes: int,
+                 stride: int = 1,
                  downsample: Optional[nn.Module] = None) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
@@ -113,8 +119,11 @@ class ResNet(BaseModule):
                  init_cfg: OptConfigType = None) -> None:
         if init_cfg is None:
             init_cfg = [
-                dict(type='Kaiming', layer='Conv2d', mode='fan_out',
-                     nonlinearity='relu'),
+                dict(
+                    type='Kaiming',
+                    layer='Conv2d',
+                    mode='fan_out',
+                    nonlinearity='relu'),
                 dict(type='Constant', val=1, bias=0, layer='BatchNorm2d'),
             ]
         super().__init__(init_cfg=init_cfg)
@@ -143,8 +152,8 @@ class ResNet(BaseModule):
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.res_layers: List[str] = []
         for i, num_blocks in enumerate(stage_blocks):
-            layer = self._make_layer(block, 64 * 2**i, num_blocks,
-                                     stride=1 if i == 0 else 2)
+            layer = self._make_layer(
+                block, 64 * 2**i, num_blocks, stride=1 if i == 0 else 2)
             name = f'layer{i + 1}'
             self.add_module(name, layer)
             self.res_layers.append(name)
@@ -154,17 +163,20 @@ class ResNet(BaseModule):
         self.out_channels = self.stage_channels[out_indices[-1]]
         self._freeze_stages()
 
-    def _make_layer(self, block: Type[Union[BasicBlock, Bottleneck]],
-                    planes: int, num_blocks: int,
-                    stride: int) -> nn.Sequential:
+    def _make_layer(self, block: Type[Union[BasicBlock,
+                                            Bottleneck]], planes: int,
+                    num_blocks: int, stride: int) -> nn.Sequential:
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
             # torchvision's projection shortcut: 1x1 conv (strided) + BN,
             # named downsample.0 / downsample.1.
             downsample = nn.Sequential(
-                nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride,
-                          bias=False),
-                nn.BatchNorm2d(planes * block.expansion))
+                nn.Conv2d(
+                    self.inplanes,
+                    planes * block.expansion,
+                    1,
+                    stride,
+                    bias=False), nn.BatchNorm2d(planes * block.expansion))
         layers = [block(self.inplanes, planes, stride, downsample)]
         self.inplanes = planes * block.expansion
         layers += [block(self.inplanes, planes) for _ in range(1, num_blocks)]

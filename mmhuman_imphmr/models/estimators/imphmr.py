@@ -84,8 +84,8 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
                  init_cfg: OptConfigType = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = copy.deepcopy(DEFAULT_DATA_PREPROCESSOR)
-        super().__init__(data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.train_cfg = {**DEFAULT_TRAIN_CFG, **(train_cfg or {})}
         self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
         for name, cfg, known in (('train_cfg', self.train_cfg,
@@ -100,15 +100,19 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
         self.head = MODELS.build(head)
-        self.silhouette_head = (MODELS.build(silhouette_head)
-                                if silhouette_head is not None else None)
-        enabled = [x for x in LOSSES
-                   if x == 'reg' or (self.train_cfg[x] and self.view_aware)]
+        self.silhouette_head = (
+            MODELS.build(silhouette_head)
+            if silhouette_head is not None else None)
+        enabled = [
+            x for x in LOSSES
+            if x == 'reg' or (self.train_cfg[x] and self.view_aware)
+        ]
         self.routing = TASK_UTILS.build(
             dict(self.train_cfg['routing'], enabled=enabled))
         self._check_parts()
-        print_log(f'ImpHMR losses by label type: {self.routing.describe()}',
-                  logger='current')
+        print_log(
+            f'ImpHMR losses by label type: {self.routing.describe()}',
+            logger='current')
 
     def _check_parts(self) -> None:
         """Refuse, at build time, parts that cannot work together."""
@@ -136,8 +140,7 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         """``test_cfg.nv_angles``: None or distinct degrees in (0, 360)."""
         if angles is None:
             return
-        if isinstance(angles, (str, bytes)) or not hasattr(angles,
-                                                           '__len__'):
+        if isinstance(angles, (str, bytes)) or not hasattr(angles, '__len__'):
             raise ValueError(f'ImpHMR test_cfg.nv_angles must be None or a '
                              f'sequence of azimuths in degrees, e.g. (90, '
                              f'180, 270); found {angles!r}')
@@ -162,9 +165,12 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         feats = self.backbone(inputs)
         return feats[-1] if isinstance(feats, (tuple, list)) else feats
 
-    def _heads(self, feats: Tensor, phi: Tensor, decode: bool = True
-               ) -> Tuple[Dict[str, Tensor], Optional[Tensor],
-                          Optional[Tensor]]:
+    def _heads(
+        self,
+        feats: Tensor,
+        phi: Tensor,
+        decode: bool = True
+    ) -> Tuple[Dict[str, Tensor], Optional[Tensor], Optional[Tensor]]:
         """Neck + regression head on every view (inference paths).
 
         Args:
@@ -184,8 +190,10 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
             return None if x is None else rearrange(
                 x, '(b v) ... -> b v ...', v=num_views)
 
-        preds = {k: split(v)
-                 for k, v in self.head(out.latent, decode=decode).items()}
+        preds = {
+            k: split(v)
+            for k, v in self.head(out.latent, decode=decode).items()
+        }
         return preds, split(out.feature_map), split(out.opacity)
 
     def _silhouette(self, fmap: Optional[Tensor]) -> Tensor:
@@ -213,7 +221,8 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         raise RuntimeError(f'ImpHMR.forward: invalid mode "{mode}", expected '
                            '"loss", "predict" or "tensor"')
 
-    def _forward(self, inputs: Tensor,
+    def _forward(self,
+                 inputs: Tensor,
                  data_samples: Optional[list] = None) -> Dict[str, Tensor]:
         """Raw head outputs at the canonical view ``phi = 0``.
 
@@ -223,8 +232,7 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
             when the model has a silhouette head.
         """
         feats = self.extract_feat(inputs)
-        preds, fmap, _ = self._heads(feats,
-                                     feats.new_zeros(feats.shape[0], 1))
+        preds, fmap, _ = self._heads(feats, feats.new_zeros(feats.shape[0], 1))
         preds = self._view(preds, 0)
         if self.silhouette_head is not None:
             preds['silhouette_logits'] = self._silhouette(fmap[:, 0])
@@ -234,8 +242,10 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         """``L_reg + L_imag + L_cons``, routed by the samples' label types."""
         feats = self.extract_feat(inputs)
         targets = stack_targets(data_samples, feats.device)
-        plan = self.routing.plan(targets, view_aware=self.view_aware,
-                                 silhouette=self.silhouette_head is not None)
+        plan = self.routing.plan(
+            targets,
+            view_aware=self.view_aware,
+            silhouette=self.silhouette_head is not None)
         # One neck pass: views [0, (phi_a)] of every sample (rows b*V + v),
         # then phi2 of the L_cons samples only (rows B*V + i).
         extra = (plan.cons_index, plan.cons_phi) if plan.runs('cons') else None
@@ -246,8 +256,9 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
             cons_latent = out.latent[rows:]
         losses = self.head.loss(latent, targets, plan, cons_latent)
         if self.silhouette_head is not None:
-            losses.update(self.silhouette_head.loss(
-                out.feature_map[:rows], targets, plan, self.head.body_model))
+            losses.update(
+                self.silhouette_head.loss(out.feature_map[:rows], targets,
+                                          plan, self.head.body_model))
         return losses
 
     def predict(self, inputs: Tensor, data_samples: list) -> list:
@@ -275,13 +286,15 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         preds = {k: v.detach().cpu() for k, v in preds.items()}
         for i, sample in enumerate(data_samples):
             rotmat = preds['pred_rotmat'][i]
-            sample.set_data(dict(
-                pred_global_orient=rotmat[0], pred_body_pose=rotmat[1:],
-                pred_betas=preds['pred_betas'][i],
-                pred_cam=preds['pred_cam'][i],
-                pred_vertices=preds['pred_vertices'][i],
-                pred_keypoints3d=preds['pred_joints'][i],
-                pred_keypoints2d=preds['pred_keypoints2d'][i]))
+            sample.set_data(
+                dict(
+                    pred_global_orient=rotmat[0],
+                    pred_body_pose=rotmat[1:],
+                    pred_betas=preds['pred_betas'][i],
+                    pred_cam=preds['pred_cam'][i],
+                    pred_vertices=preds['pred_vertices'][i],
+                    pred_keypoints3d=preds['pred_joints'][i],
+                    pred_keypoints2d=preds['pred_keypoints2d'][i]))
             if 'opacity' in preds:
                 sample.pred_opacity = preds['opacity'][i]
             if 'gender' not in sample:
@@ -290,10 +303,11 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         if num_angles:
             idx = self._subset(data_samples, 'esv_max_samples')
             if idx:
-                angles = [2 * torch.pi * a / num_angles
-                          for a in range(num_angles)]
-                betas = self._views_from_feats(feats[idx], angles,
-                                               keys=('pred_betas', ))
+                angles = [
+                    2 * torch.pi * a / num_angles for a in range(num_angles)
+                ]
+                betas = self._views_from_feats(
+                    feats[idx], angles, keys=('pred_betas', ))
                 for j, i in enumerate(idx):
                     data_samples[i].pred_betas_views = \
                         betas['betas'][j].detach().cpu()
@@ -322,8 +336,9 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         keys = ['pred_rotmat', 'pred_betas']
         if self.silhouette_head is not None:
             keys.append('silhouette_logits')
-        views = self._views_from_feats(
-            feats[idx], [math.radians(a) for a in degrees], keys)
+        views = self._views_from_feats(feats[idx],
+                                       [math.radians(a) for a in degrees],
+                                       keys)
         views = {k: v.detach().cpu() for k, v in views.items()}
         angles = torch.tensor(degrees, dtype=torch.float32)
         for j, i in enumerate(idx):
@@ -341,14 +356,15 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
         if with_smpl.numel() == 0:
             return
         # Rows n*K + k: sample with_smpl[n] at view k.
-        gt = {k: targets[k][with_smpl].repeat_interleave(num, dim=0)
-              for k in ('rotmat', 'betas', 'keypoints2d')}
-        phi = torch.deg2rad(angles.to(feats.device)).repeat(
-            with_smpl.numel())
-        silh, ok = self.silhouette_head.make_targets(self.head.body_model,
-                                                     gt, phi)
-        silh = rearrange(silh.detach().cpu() > 0.5, '(n k) h w -> n k h w',
-                         k=num)
+        gt = {
+            k: targets[k][with_smpl].repeat_interleave(num, dim=0)
+            for k in ('rotmat', 'betas', 'keypoints2d')
+        }
+        phi = torch.deg2rad(angles.to(feats.device)).repeat(with_smpl.numel())
+        silh, ok = self.silhouette_head.make_targets(self.head.body_model, gt,
+                                                     phi)
+        silh = rearrange(
+            silh.detach().cpu() > 0.5, '(n k) h w -> n k h w', k=num)
         ok = rearrange(ok.detach().cpu(), '(n k) -> n k', k=num)
         for n, j in enumerate(with_smpl.tolist()):
             sample = data_samples[idx[j]]
@@ -371,7 +387,9 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
                 idx.append(i)
         return idx
 
-    def predict_views(self, inputs: Tensor, phis: Sequence[float],
+    def predict_views(self,
+                      inputs: Tensor,
+                      phis: Sequence[float],
                       return_vertices: bool = False) -> Dict[str, Tensor]:
         """Predictions of the same images from several azimuths.
 
@@ -398,14 +416,14 @@ class ImpHMR(NonFiniteLossMixin, BaseModel):
     def _views_from_feats(self, feats: Tensor, phis: Sequence[float],
                           keys: Sequence[str]) -> Dict[str, Tensor]:
         """Neck + heads for ``A`` azimuths, in chunks of ``view_chunk``."""
-        phis = torch.as_tensor(list(phis), dtype=feats.dtype,
-                               device=feats.device)
+        phis = torch.as_tensor(
+            list(phis), dtype=feats.dtype, device=feats.device)
         chunk = max(1, int(self.test_cfg['view_chunk']))
         parts: Dict[str, List[Tensor]] = {k: [] for k in keys}
         for start in range(0, phis.numel(), chunk):
             phi = phis[start:start + chunk].expand(feats.shape[0], -1)
-            preds, fmap, _ = self._heads(feats, phi,
-                                         decode='pred_vertices' in keys)
+            preds, fmap, _ = self._heads(
+                feats, phi, decode='pred_vertices' in keys)
             if 'silhouette_logits' in keys:
                 logits = self._silhouette(
                     rearrange(fmap, 'b v c h w -> (b v) c h w'))

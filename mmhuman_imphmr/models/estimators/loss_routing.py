@@ -69,7 +69,6 @@ DEFAULT_TERMS: Dict[str, Tuple[str, ...]] = dict(
     cons=('pose', 'betas'),
 )
 
-
 # Eq. 7 compares two predictions' pose and shape; no other term exists there.
 CONS_TERMS = ('pose', 'betas')
 
@@ -82,7 +81,9 @@ def infer_label_type(has_smpl: float, has_kp3d: float) -> str:
     return LABEL_TYPE_2D
 
 
-def sample_angles(batch_size: int, num_views: int, device: torch.device,
+def sample_angles(batch_size: int,
+                  num_views: int,
+                  device: torch.device,
                   generator: Optional[torch.Generator] = None) -> Tensor:
     """Azimuths ``phi ~ U[0, 2 pi)`` (paper: ``p_cam = U[0, 2 pi]``).
 
@@ -144,9 +145,9 @@ class LabelTypeRouting:
                  enabled: Sequence[str] = LOSSES) -> None:
         self.routes = {k: tuple(v) for k, v in DEFAULT_ROUTES.items()}
         self.terms = {k: tuple(v) for k, v in DEFAULT_TERMS.items()}
-        for name, given, known, values in (
-                ('routes', routes, LABEL_TYPES, LOSSES),
-                ('terms', terms, LOSSES, tuple(LOSS_TERMS))):
+        for name, given, known, values in (('routes', routes, LABEL_TYPES,
+                                            LOSSES), ('terms', terms, LOSSES,
+                                                      tuple(LOSS_TERMS))):
             for key, entries in (given or {}).items():
                 bad = set(tuple(entries)) - set(values)
                 if key not in known or bad:
@@ -173,8 +174,9 @@ class LabelTypeRouting:
         lines = []
         for label in LABEL_TYPES:
             losses = [x for x in self.routes[label] if x in self.enabled]
-            lines.append(f'{label}: ' + ', '.join(
-                f'L_{x}({"/".join(self.terms[x])})' for x in losses))
+            lines.append(f'{label}: ' +
+                         ', '.join(f'L_{x}({"/".join(self.terms[x])})'
+                                   for x in losses))
         return '; '.join(lines)
 
     def sample_mask(self, label_type: Tensor, loss: str) -> Tensor:
@@ -194,7 +196,9 @@ class LabelTypeRouting:
                               device=label_type.device)
         return routed[label_type].float()
 
-    def term_weights(self, targets: Dict[str, Tensor], loss: str,
+    def term_weights(self,
+                     targets: Dict[str, Tensor],
+                     loss: str,
                      terms: Optional[Sequence[str]] = None
                      ) -> Dict[str, Tensor]:
         """``term -> Tensor[B]``: the routing mask times the term's label.
@@ -220,7 +224,9 @@ class LabelTypeRouting:
                 mask * targets[flag]
         return out
 
-    def plan(self, targets: Dict[str, Tensor], view_aware: bool = True,
+    def plan(self,
+             targets: Dict[str, Tensor],
+             view_aware: bool = True,
              silhouette: bool = False,
              generator: Optional[torch.Generator] = None) -> ViewPlan:
         """Views and weights of one training batch.
@@ -250,16 +256,15 @@ class LabelTypeRouting:
         # Keep a loss that is enabled but has no sample in this batch out of
         # the plan, except L_imag with a silhouette head: the head must stay
         # in the graph (DDP) and gets zero weights.
-        run_imag = 'imag' in self.enabled and (
-            bool(imag.any()) or silhouette)
+        run_imag = 'imag' in self.enabled and (bool(imag.any()) or silhouette)
         run_cons = 'cons' in self.enabled and bool(cons.any())
         if not (run_imag or run_cons):
             return ViewPlan(phi=canonical, weights=weights)
-        phi = torch.cat([canonical,
-                         sample_angles(batch, 1, device, generator)], dim=1)
+        phi = torch.cat(
+            [canonical, sample_angles(batch, 1, device, generator)], dim=1)
         if run_imag:
-            terms = self.terms['imag'] + (('silhouette', ) if silhouette
-                                          else ())
+            terms = self.terms['imag'] + (('silhouette', ) if silhouette else
+                                          ())
             weights['imag'] = self.term_weights(targets, 'imag', terms)
         cons_index = cons_phi = None
         if run_cons:
@@ -267,5 +272,5 @@ class LabelTypeRouting:
             cons_index = torch.nonzero(cons > 0)[:, 0]
             cons_phi = sample_angles(cons_index.numel(), 1, device,
                                      generator)[:, 0]
-        return ViewPlan(phi=phi, weights=weights, cons_index=cons_index,
-                        cons_phi=cons_phi)
+        return ViewPlan(
+            phi=phi, weights=weights, cons_index=cons_index, cons_phi=cons_phi)

@@ -79,11 +79,13 @@ def stack_targets(data_samples: Sequence[BaseDataElement],
                     f'view_supervision.stack_targets: data sample {i} has '
                     f'{field} of shape {tuple(value.shape)}, expected {shape}')
             columns[field].append(value.to(device))
-        has_pose = all(f in sample for f in ('gt_global_orient',
-                                            'gt_body_pose', 'gt_betas'))
+        has_pose = all(
+            f in sample
+            for f in ('gt_global_orient', 'gt_body_pose', 'gt_betas'))
         has_smpl = float(sample.get('has_smpl', 0.)) if has_pose else 0.
-        has_kp3d = (float(sample.get('has_kp3d', 0.))
-                    if 'gt_keypoints3d' in sample else 0.)
+        has_kp3d = (
+            float(sample.get('has_kp3d', 0.))
+            if 'gt_keypoints3d' in sample else 0.)
         flags['has_smpl'].append(has_smpl)
         flags['has_kp3d'].append(has_kp3d)
         label = sample.metainfo.get('label_type',
@@ -106,8 +108,7 @@ def stack_targets(data_samples: Sequence[BaseDataElement],
         betas=stacked['gt_betas'],
         has_smpl=torch.tensor(flags['has_smpl'], device=device),
         has_kp3d=torch.tensor(flags['has_kp3d'], device=device),
-        label_type=torch.tensor(label_types, dtype=torch.long,
-                                device=device))
+        label_type=torch.tensor(label_types, dtype=torch.long, device=device))
 
 
 def rotate_targets_to_view(targets: Dict[str, Tensor],

@@ -27,7 +27,8 @@ from ..estimators.loss_routing import ViewPlan
 from ..utils.gemm_deconv import GemmConvTranspose2d
 
 
-def fit_weak_perspective(joints: torch.Tensor, keypoints2d: torch.Tensor,
+def fit_weak_perspective(joints: torch.Tensor,
+                         keypoints2d: torch.Tensor,
                          min_visible: int = 4
                          ) -> Tuple[torch.Tensor, torch.Tensor]:
     """The GT camera: weak perspective that best maps GT joints to GT 2D.
@@ -54,8 +55,8 @@ def fit_weak_perspective(joints: torch.Tensor, keypoints2d: torch.Tensor,
     x_mean = (w[..., None] * x).sum(1) / sw[:, None]  # (B, 2)
     k_mean = (w[..., None] * k).sum(1) / sw[:, None]
     xc, kc = x - x_mean[:, None], k - k_mean[:, None]
-    s = (w[..., None] * xc * kc).sum((1, 2)) / (
-        (w[..., None] * xc * xc).sum((1, 2)).clamp(min=1e-8))
+    s = (w[..., None] * xc * kc).sum((1, 2)) / ((w[..., None] * xc * xc).sum(
+        (1, 2)).clamp(min=1e-8))
     t = k_mean / s.clamp(min=1e-8)[:, None] - x_mean  # (B, 2)
     cam = torch.cat([s[:, None], t], dim=1)
     ok = ((keypoints2d[..., 2] > 0).sum(-1) >= min_visible) & (s > 1e-3)
@@ -111,16 +112,19 @@ class SilhouetteHead(BaseModule):
                  channels: Sequence[int] = (256, 128, 64, 32, 16),
                  input_size: int = 4,
                  out_size: int = 128,
-                 loss: ConfigType = dict(type='SilhouetteLoss',
-                                         loss_weight=30.),
+                 loss: ConfigType = dict(
+                     type='SilhouetteLoss', loss_weight=30.),
                  rasterizer: ConfigType = dict(type='MeshRasterizer'),
                  focal_length: float = FOCAL_LENGTH,
                  crop_size: int = CROP_SIZE,
                  init_cfg: OptConfigType = None) -> None:
         if init_cfg is None:
             init_cfg = [
-                dict(type='Kaiming', layer='ConvTranspose2d', mode='fan_out',
-                     nonlinearity='relu'),
+                dict(
+                    type='Kaiming',
+                    layer='ConvTranspose2d',
+                    mode='fan_out',
+                    nonlinearity='relu'),
                 dict(type='Constant', val=1, bias=0, layer='BatchNorm2d'),
             ]
         super().__init__(init_cfg=init_cfg)
@@ -149,8 +153,8 @@ class SilhouetteHead(BaseModule):
             layers += [
                 # = nn.ConvTranspose2d (same weights); faster on the CPU
                 # for the first, 4 x 4 input block (see GemmConvTranspose2d)
-                GemmConvTranspose2d(prev, width, 4, stride=2, padding=1,
-                                    bias=False),
+                GemmConvTranspose2d(
+                    prev, width, 4, stride=2, padding=1, bias=False),
                 nn.BatchNorm2d(width),
                 nn.ReLU(inplace=True),
             ]
@@ -164,8 +168,8 @@ class SilhouetteHead(BaseModule):
             return x
         if x.shape[-2] >= size and x.shape[-1] >= size:
             return F.adaptive_avg_pool2d(x, size)
-        return F.interpolate(x, size=(size, size), mode='bilinear',
-                             align_corners=False)
+        return F.interpolate(
+            x, size=(size, size), mode='bilinear', align_corners=False)
 
     def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
         """Decode silhouette logits.
@@ -188,9 +192,9 @@ class SilhouetteHead(BaseModule):
 
     @torch.no_grad()
     @fp32_region  # the rasterizer and the GT mesh in float32 under AMP
-    def make_targets(self, body_model: nn.Module,
-                     targets: Dict[str, torch.Tensor], phi: torch.Tensor
-                     ) -> tuple:
+    def make_targets(self, body_model: nn.Module, targets: Dict[str,
+                                                                torch.Tensor],
+                     phi: torch.Tensor) -> tuple:
         """``S_{-phi}``: the GT mesh turned by ``-phi`` about its pelvis.
 
         The camera is the weak perspective fitted to the GT joints and 2D
@@ -210,8 +214,11 @@ class SilhouetteHead(BaseModule):
             ``Tensor[N]`` float, 1 where the camera fit is usable.
         """
         rotmat = targets['rotmat']
-        out = body_model(global_orient=rotmat[:, :1], body_pose=rotmat[:, 1:],
-                         betas=targets['betas'], pose2rot=False)
+        out = body_model(
+            global_orient=rotmat[:, :1],
+            body_pose=rotmat[:, 1:],
+            betas=targets['betas'],
+            pose2rot=False)
         joints = out['joints']  # (N, 49, 3)
         pelvis = 0.5 * (joints[:, GT_RIGHT_HIP] + joints[:, GT_LEFT_HIP])
         cam, ok = fit_weak_perspective(joints, targets['keypoints2d'])
@@ -219,13 +226,16 @@ class SilhouetteHead(BaseModule):
         translation = weak_perspective_to_translation(
             cam, focal_length=self.focal_length, crop_size=self.crop_size)
         silh = render_view_silhouettes(
-            out['vertices'], body_model.faces_tensor, pelvis, phi,
-            translation, rasterizer=self.rasterizer)
+            out['vertices'],
+            body_model.faces_tensor,
+            pelvis,
+            phi,
+            translation,
+            rasterizer=self.rasterizer)
         return silh, ok.to(silh.dtype)
 
-    def loss(self, feature_map: torch.Tensor,
-             targets: Dict[str, torch.Tensor], plan: ViewPlan,
-             body_model: nn.Module) -> LossDict:
+    def loss(self, feature_map: torch.Tensor, targets: Dict[str, torch.Tensor],
+             plan: ViewPlan, body_model: nn.Module) -> LossDict:
         """The silhouette term of ``L_imag`` at the imagination views.
 
         Only the samples the routing weighs (label types that feed L_imag,
@@ -251,9 +261,9 @@ class SilhouetteHead(BaseModule):
         fmap = feature_map[idx * num_views + 1]  # (N, C, H, W) imagined view
         logits = self(fmap)[:, 0]
         silh, ok = self.make_targets(
-            body_model, {k: targets[k][idx]
-                         for k in ('rotmat', 'betas', 'keypoints2d')},
-            plan.imag_phi[idx])
+            body_model,
+            {k: targets[k][idx]
+             for k in ('rotmat', 'betas', 'keypoints2d')}, plan.imag_phi[idx])
         return self.loss_by_feat(logits, silh, weight * ok, prefix='imag')
 
     def loss_by_feat(self,
@@ -273,5 +283,7 @@ class SilhouetteHead(BaseModule):
         Returns:
             dict: ``{'loss_{prefix}_silhouette': Tensor[]}``.
         """
-        return {f'loss_{prefix}_silhouette':
-                self.loss_module(logits, target, sample_weight)}
+        return {
+            f'loss_{prefix}_silhouette':
+            self.loss_module(logits, target, sample_weight)
+        }

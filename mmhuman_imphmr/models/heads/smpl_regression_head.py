@@ -18,8 +18,8 @@ from mmengine.model import BaseModule
 
 from mmhuman_imphmr.body_models.smpl_file import load_smpl_mean_params
 from mmhuman_imphmr.registry import MODELS
-from mmhuman_imphmr.utils.constants import (CROP_SIZE, FOCAL_LENGTH,
-                                            NUM_BETAS, NUM_SMPL_JOINTS)
+from mmhuman_imphmr.utils.constants import (CROP_SIZE, FOCAL_LENGTH, NUM_BETAS,
+                                            NUM_SMPL_JOINTS)
 from mmhuman_imphmr.utils.geometry import (perspective_projection,
                                            rot6d_to_rotmat, rotmat_to_rot6d,
                                            weak_perspective_to_translation)
@@ -36,15 +36,21 @@ LOSS_TERMS = tuple(t for t in _ROUTED_TERMS if t != 'silhouette')
 # SPIN's 1 x 60 (the paper does not list it); eq. 7 uses lambda_pose and
 # lambda_shape.
 DEFAULT_LOSSES = dict(
-    keypoints2d=dict(type='Keypoint2DLoss', loss_weight=300.,
-                     openpose_weight=0., gt_weight=1.),
+    keypoints2d=dict(
+        type='Keypoint2DLoss',
+        loss_weight=300.,
+        openpose_weight=0.,
+        gt_weight=1.),
     keypoints3d=dict(type='Keypoint3DLoss', loss_weight=300.),
     pose=dict(type='PoseLoss', loss_weight=60.),
-    betas=dict(type='BetasLoss', loss_weight=0.06, max_abs_betas=3.,
-               outliers='zero'),
+    betas=dict(
+        type='BetasLoss', loss_weight=0.06, max_abs_betas=3., outliers='zero'),
     cam=dict(type='CameraPriorLoss', loss_weight=60.),
-    consistency=dict(type='ViewConsistencyLoss', pose_weight=60.,
-                     betas_weight=0.06, stop_gradient=None),
+    consistency=dict(
+        type='ViewConsistencyLoss',
+        pose_weight=60.,
+        betas_weight=0.06,
+        stop_gradient=None),
 )
 
 
@@ -102,8 +108,7 @@ class SMPLRegressionHead(BaseModule):
                  focal_length: float = FOCAL_LENGTH,
                  crop_size: int = CROP_SIZE,
                  losses: Optional[Dict[str, dict]] = None,
-                 cam_scale_range: Optional[Tuple[float, float]] = (0.05,
-                                                                   20.0),
+                 cam_scale_range: Optional[Tuple[float, float]] = (0.05, 20.0),
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if n_iter < 1:
@@ -112,8 +117,8 @@ class SMPLRegressionHead(BaseModule):
         self.n_iter = n_iter
         self.focal_length = focal_length
         self.crop_size = crop_size
-        if cam_scale_range is not None and not (
-                0 < cam_scale_range[0] < cam_scale_range[1]):
+        if cam_scale_range is not None and not (0 < cam_scale_range[0] <
+                                                cam_scale_range[1]):
             raise ValueError(f'cam_scale_range must be (low, high) with '
                              f'0 < low < high, found {cam_scale_range}')
         self.cam_scale_range = cam_scale_range
@@ -129,8 +134,10 @@ class SMPLRegressionHead(BaseModule):
                 cfgs[term] = cfg  # another loss: its own arguments only
             else:
                 cfgs[term].update(cfg)
-        self.losses = nn.ModuleDict(
-            {term: MODELS.build(cfg) for term, cfg in cfgs.items()})
+        self.losses = nn.ModuleDict({
+            term: MODELS.build(cfg)
+            for term, cfg in cfgs.items()
+        })
 
         state = NUM_POSE_6D + NUM_BETAS + 3
         self.fc1 = nn.Linear(in_channels + state, hidden_channels)
@@ -156,15 +163,16 @@ class SMPLRegressionHead(BaseModule):
         self.register_buffer('init_shape', shape.reshape(1, -1).float())
         self.register_buffer('init_cam', cam.reshape(1, -1).float())
         # Its buffers are non-persistent (licensed data): never checkpointed.
-        self.body_model = (MODELS.build(body_model)
-                           if body_model is not None else None)
+        self.body_model = (
+            MODELS.build(body_model) if body_model is not None else None)
 
     def _init_output_layers(self) -> None:
         # SPIN: small xavier init, so the first iterations stay near the mean.
         for layer in (self.decpose, self.decshape, self.deccam):
             nn.init.xavier_uniform_(layer.weight, gain=0.01)
 
-    def forward(self, latent: torch.Tensor,
+    def forward(self,
+                latent: torch.Tensor,
                 decode: bool = True) -> Dict[str, torch.Tensor]:
         """Regress SMPL parameters and, optionally, decode the body.
 
@@ -197,8 +205,11 @@ class SMPLRegressionHead(BaseModule):
             shape = self.decshape(x) + shape
             cam = self.deccam(x) + cam
         rotmat = rot6d_to_rotmat(pose.reshape(n, NUM_SMPL_JOINTS, 6))
-        out = dict(pred_pose6d=pose, pred_rotmat=rotmat, pred_betas=shape,
-                   pred_cam=cam)
+        out = dict(
+            pred_pose6d=pose,
+            pred_rotmat=rotmat,
+            pred_betas=shape,
+            pred_cam=cam)
         if decode:
             out.update(self.decode(rotmat, shape, cam))
         return out
@@ -219,20 +230,28 @@ class SMPLRegressionHead(BaseModule):
             raise RuntimeError('SMPLRegressionHead was built without '
                                'body_model: set body_model=dict(type="SMPL", '
                                'model_path=...) or call forward(decode=False)')
-        body = self.body_model(global_orient=rotmat[:, :1],
-                               body_pose=rotmat[:, 1:], betas=betas,
-                               pose2rot=False)
+        body = self.body_model(
+            global_orient=rotmat[:, :1],
+            body_pose=rotmat[:, 1:],
+            betas=betas,
+            pose2rot=False)
         if self.cam_scale_range is not None:
             # Gradient-free outside the range (see cam_scale_range).
-            cam = torch.cat([cam[:, :1].clamp(*self.cam_scale_range),
-                             cam[:, 1:]], dim=1)
+            cam = torch.cat(
+                [cam[:, :1].clamp(*self.cam_scale_range), cam[:, 1:]], dim=1)
         cam_t = weak_perspective_to_translation(cam, self.focal_length,
                                                 self.crop_size)
-        keypoints2d = perspective_projection(body['joints'], cam_t,
-                                             self.focal_length,
-                                             self.crop_size, normalize=True)
-        return dict(pred_vertices=body['vertices'], pred_joints=body['joints'],
-                    pred_cam_t=cam_t, pred_keypoints2d=keypoints2d)
+        keypoints2d = perspective_projection(
+            body['joints'],
+            cam_t,
+            self.focal_length,
+            self.crop_size,
+            normalize=True)
+        return dict(
+            pred_vertices=body['vertices'],
+            pred_joints=body['joints'],
+            pred_cam_t=cam_t,
+            pred_keypoints2d=keypoints2d)
 
     # ------------------------------------------------------------------
     # Losses
@@ -242,7 +261,9 @@ class SMPLRegressionHead(BaseModule):
         """lambda of each term (for logs and tests)."""
         return {t: float(self.losses[t].loss_weight) for t in LOSS_TERMS}
 
-    def loss(self, latent: torch.Tensor, targets: Dict[str, torch.Tensor],
+    def loss(self,
+             latent: torch.Tensor,
+             targets: Dict[str, torch.Tensor],
              plan: ViewPlan,
              cons_latent: Optional[torch.Tensor] = None) -> LossDict:
         """``L_reg``, ``L_imag`` and ``L_cons`` of a training batch.
@@ -271,33 +292,48 @@ class SMPLRegressionHead(BaseModule):
             [latent, cons_latent])
         params = self(both, decode=False)
         main = {k: v[:rows] for k, v in params.items()}
-        main.update(self.decode(main['pred_rotmat'], main['pred_betas'],
-                                main['pred_cam']))
-        preds = {k: rearrange(v, '(b v) ... -> b v ...', v=num_views)
-                 for k, v in main.items()}  # Tensor[B, V, ...]
+        main.update(
+            self.decode(main['pred_rotmat'], main['pred_betas'],
+                        main['pred_cam']))
+        preds = {
+            k: rearrange(v, '(b v) ... -> b v ...', v=num_views)
+            for k, v in main.items()
+        }  # Tensor[B, V, ...]
 
         def view(v: int) -> Dict[str, torch.Tensor]:
             return {k: t[:, v] for k, t in preds.items()}
 
         weights = plan.weights['reg']
-        losses = self.loss_by_feat(view(0), targets, weights, 'reg',
-                                   tuple(weights))
+        losses = self.loss_by_feat(
+            view(0), targets, weights, 'reg', tuple(weights))
         if plan.runs('imag'):
-            weights = {t: w for t, w in plan.weights['imag'].items()
-                       if t != 'silhouette'}
-            losses.update(self.loss_by_feat(
-                view(1), rotate_targets_to_view(targets, plan.imag_phi),
-                weights, 'imag', tuple(weights)))
+            weights = {
+                t: w
+                for t, w in plan.weights['imag'].items() if t != 'silhouette'
+            }
+            losses.update(
+                self.loss_by_feat(
+                    view(1), rotate_targets_to_view(targets, plan.imag_phi),
+                    weights, 'imag', tuple(weights)))
         if plan.runs('cons'):
             idx = plan.cons_index
             weights = plan.weights['cons']
             # The routing gives both terms the same sample mask.
             cons = self.consistency_loss(
-                {k: v[idx] for k, v in view(1).items()},
-                {k: v[rows:] for k, v in params.items()}, plan.imag_phi[idx],
-                plan.cons_phi, sample_weight=next(iter(weights.values()))[idx])
-            losses.update({k: v for k, v in cons.items()
-                           if k[len('loss_cons_'):] in weights})
+                {
+                    k: v[idx]
+                    for k, v in view(1).items()
+                }, {
+                    k: v[rows:]
+                    for k, v in params.items()
+                },
+                plan.imag_phi[idx],
+                plan.cons_phi,
+                sample_weight=next(iter(weights.values()))[idx])
+            losses.update({
+                k: v
+                for k, v in cons.items() if k[len('loss_cons_'):] in weights
+            })
         return losses
 
     def loss_by_feat(self,
@@ -365,8 +401,9 @@ class SMPLRegressionHead(BaseModule):
             dict: lambda_pose * pose term and lambda_shape * betas term.
         """
         loss_pose, loss_betas = self.losses['consistency'](
-            pred_a['pred_rotmat'], pred_a['pred_betas'],
-            pred_b['pred_rotmat'], pred_b['pred_betas'], phi_a, phi_b,
-            sample_weight)
-        return {f'loss_{prefix}_pose': loss_pose,
-                f'loss_{prefix}_betas': loss_betas}
+            pred_a['pred_rotmat'], pred_a['pred_betas'], pred_b['pred_rotmat'],
+            pred_b['pred_betas'], phi_a, phi_b, sample_weight)
+        return {
+            f'loss_{prefix}_pose': loss_pose,
+            f'loss_{prefix}_betas': loss_betas
+        }

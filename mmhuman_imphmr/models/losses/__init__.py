@@ -1,5 +1,5 @@
-from .keypoint_losses import (Keypoint2DLoss, Keypoint3DLoss,
-                              keypoint_2d_loss, keypoint_3d_loss)
+from .keypoint_losses import (Keypoint2DLoss, Keypoint3DLoss, keypoint_2d_loss,
+                              keypoint_3d_loss)
 from .silhouette_loss import SilhouetteLoss, silhouette_loss
 from .smpl_losses import (BetasLoss, CameraPriorLoss, PoseLoss,
                           ViewConsistencyLoss, betas_loss, camera_prior_loss,

@@ -25,8 +25,11 @@ _GT24_LEFT_HIP = GT_LEFT_HIP - NUM_OPENPOSE_JOINTS
 def _valid_mask(weight: Optional[torch.Tensor], like: torch.Tensor,
                 ndim: int) -> torch.Tensor:
     if weight is None:
-        return torch.ones(like.shape[0], *([1] * (ndim - 1)), dtype=torch.bool,
-                          device=like.device)
+        return torch.ones(
+            like.shape[0],
+            *([1] * (ndim - 1)),
+            dtype=torch.bool,
+            device=like.device)
     return weight.reshape(-1, *([1] * (ndim - 1))) > 0
 
 
@@ -65,8 +68,9 @@ def keypoint_2d_loss(pred: torch.Tensor,
     conf = target[..., 2:3].to(pred.dtype)
     joint_factor = pred.new_full((pred.shape[1], 1), gt_weight)
     joint_factor[:num_openpose_joints] = openpose_weight
-    conf = torch.where(_valid_mask(weight, pred, 3), conf * joint_factor,
-                       torch.zeros_like(conf))
+    conf = torch.where(
+        _valid_mask(weight, pred, 3), conf * joint_factor,
+        torch.zeros_like(conf))
     return weighted_sample_mean(conf * (pred - xy)**2, weight)
 
 
@@ -96,9 +100,9 @@ def keypoint_3d_loss(pred: torch.Tensor,
                          f'target [N, 24, 4], found {tuple(pred.shape)} and '
                          f'{tuple(target.shape)}')
     gt = mask_invalid_target(pred, target[..., :3], weight)
-    conf = torch.where(_valid_mask(weight, pred, 3),
-                       target[..., 3:4].to(pred.dtype),
-                       pred.new_zeros(()))
+    conf = torch.where(
+        _valid_mask(weight, pred, 3), target[..., 3:4].to(pred.dtype),
+        pred.new_zeros(()))
 
     def centre(joints: torch.Tensor) -> torch.Tensor:
         pelvis = (joints[:, _GT24_RIGHT_HIP] + joints[:, _GT24_LEFT_HIP]) / 2
@@ -117,7 +121,9 @@ class Keypoint2DLoss(nn.Module):
         gt_weight (float): Factor on the 24 GT joints (SPIN: 1).
     """
 
-    def __init__(self, loss_weight: float = 300., openpose_weight: float = 0.,
+    def __init__(self,
+                 loss_weight: float = 300.,
+                 openpose_weight: float = 0.,
                  gt_weight: float = 1.) -> None:
         super().__init__()
         self.loss_weight = loss_weight
@@ -125,7 +131,9 @@ class Keypoint2DLoss(nn.Module):
         self.gt_weight = gt_weight
 
     @fp32_region
-    def forward(self, pred: torch.Tensor, target: torch.Tensor,
+    def forward(self,
+                pred: torch.Tensor,
+                target: torch.Tensor,
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         """See :func:`keypoint_2d_loss`."""
         return self.loss_weight * keypoint_2d_loss(
@@ -145,7 +153,9 @@ class Keypoint3DLoss(nn.Module):
         self.loss_weight = loss_weight
 
     @fp32_region
-    def forward(self, pred: torch.Tensor, target: torch.Tensor,
+    def forward(self,
+                pred: torch.Tensor,
+                target: torch.Tensor,
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         """See :func:`keypoint_3d_loss`."""
         return self.loss_weight * keypoint_3d_loss(pred, target, weight)

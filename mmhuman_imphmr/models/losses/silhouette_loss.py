@@ -54,6 +54,8 @@ class SilhouetteLoss(nn.Module):
         self.loss_weight = loss_weight
 
     @fp32_region
-    def forward(self, logits: torch.Tensor, target: torch.Tensor,
+    def forward(self,
+                logits: torch.Tensor,
+                target: torch.Tensor,
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.loss_weight * silhouette_loss(logits, target, weight)

@@ -15,7 +15,8 @@ from mmhuman_imphmr.utils.precision import fp32_region
 from .utils import mask_invalid_target, weighted_sample_mean
 
 
-def pose_loss(pred_rotmat: torch.Tensor, target_rotmat: torch.Tensor,
+def pose_loss(pred_rotmat: torch.Tensor,
+              target_rotmat: torch.Tensor,
               weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """MSE between rotation matrices (SPIN's ``loss_regr_pose``).
 
@@ -31,7 +32,8 @@ def pose_loss(pred_rotmat: torch.Tensor, target_rotmat: torch.Tensor,
     return weighted_sample_mean((pred_rotmat - target)**2, weight)
 
 
-def betas_loss(pred_betas: torch.Tensor, target_betas: torch.Tensor,
+def betas_loss(pred_betas: torch.Tensor,
+               target_betas: torch.Tensor,
                weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """MSE between shape coefficients (SPIN's ``loss_regr_betas``).
 
@@ -64,8 +66,8 @@ def camera_prior_loss(pred_cam: torch.Tensor,
     Returns:
         Tensor[]
     """
-    return weighted_sample_mean(torch.exp(-sharpness * pred_cam[:, 0])**2,
-                                weight)
+    return weighted_sample_mean(
+        torch.exp(-sharpness * pred_cam[:, 0])**2, weight)
 
 
 def view_consistency_loss(rotmat_a: torch.Tensor,
@@ -124,7 +126,9 @@ class PoseLoss(nn.Module):
         self.loss_weight = loss_weight
 
     @fp32_region
-    def forward(self, pred_rotmat: torch.Tensor, target_rotmat: torch.Tensor,
+    def forward(self,
+                pred_rotmat: torch.Tensor,
+                target_rotmat: torch.Tensor,
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.loss_weight * pose_loss(pred_rotmat, target_rotmat, weight)
 
@@ -150,7 +154,8 @@ class BetasLoss(nn.Module):
             project's behaviour before it followed SPIN).
     """
 
-    def __init__(self, loss_weight: float = 0.06,
+    def __init__(self,
+                 loss_weight: float = 0.06,
                  max_abs_betas: Optional[float] = 3.,
                  outliers: str = 'zero') -> None:
         super().__init__()
@@ -162,7 +167,9 @@ class BetasLoss(nn.Module):
         self.outliers = outliers
 
     @fp32_region
-    def forward(self, pred_betas: torch.Tensor, target_betas: torch.Tensor,
+    def forward(self,
+                pred_betas: torch.Tensor,
+                target_betas: torch.Tensor,
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         if self.max_abs_betas is not None:
             extreme = (target_betas.abs() > self.max_abs_betas).any(-1)
@@ -186,14 +193,16 @@ class CameraPriorLoss(nn.Module):
         sharpness (float): SPIN's 10.
     """
 
-    def __init__(self, loss_weight: float = 60., sharpness: float = 10.
-                 ) -> None:
+    def __init__(self,
+                 loss_weight: float = 60.,
+                 sharpness: float = 10.) -> None:
         super().__init__()
         self.loss_weight = loss_weight
         self.sharpness = sharpness
 
     @fp32_region
-    def forward(self, pred_cam: torch.Tensor,
+    def forward(self,
+                pred_cam: torch.Tensor,
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.loss_weight * camera_prior_loss(pred_cam, weight,
                                                     self.sharpness)
@@ -212,7 +221,9 @@ class ViewConsistencyLoss(nn.Module):
             ``'b'``: see :func:`view_consistency_loss`.
     """
 
-    def __init__(self, pose_weight: float = 60., betas_weight: float = 0.06,
+    def __init__(self,
+                 pose_weight: float = 60.,
+                 betas_weight: float = 0.06,
                  stop_gradient: Optional[str] = None) -> None:
         super().__init__()
         if stop_gradient not in (None, 'a', 'b'):
@@ -223,13 +234,19 @@ class ViewConsistencyLoss(nn.Module):
         self.stop_gradient = stop_gradient
 
     @fp32_region
-    def forward(self, rotmat_a: torch.Tensor, betas_a: torch.Tensor,
-                rotmat_b: torch.Tensor, betas_b: torch.Tensor,
-                phi_a: torch.Tensor, phi_b: torch.Tensor,
-                weight: Optional[torch.Tensor] = None
-                ) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        rotmat_a: torch.Tensor,
+        betas_a: torch.Tensor,
+        rotmat_b: torch.Tensor,
+        betas_b: torch.Tensor,
+        phi_a: torch.Tensor,
+        phi_b: torch.Tensor,
+        weight: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Returns ``(pose term, betas term)``, weighted."""
-        loss_pose, loss_betas = view_consistency_loss(
-            rotmat_a, betas_a, rotmat_b, betas_b, phi_a, phi_b, weight,
-            self.stop_gradient)
+        loss_pose, loss_betas = view_consistency_loss(rotmat_a, betas_a,
+                                                      rotmat_b, betas_b, phi_a,
+                                                      phi_b, weight,
+                                                      self.stop_gradient)
         return self.pose_weight * loss_pose, self.betas_weight * loss_betas

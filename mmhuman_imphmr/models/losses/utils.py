@@ -17,9 +17,9 @@ from typing import Optional
 import torch
 
 
-def weighted_sample_mean(
-        err: torch.Tensor,
-        weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+def weighted_sample_mean(err: torch.Tensor,
+                         weight: Optional[torch.Tensor] = None
+                         ) -> torch.Tensor:
     """Mean of ``err`` over its elements, samples weighted by ``weight``.
 
     Args:

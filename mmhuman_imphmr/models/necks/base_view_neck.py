@@ -68,14 +68,17 @@ class BaseViewNeck(BaseModule, metaclass=ABCMeta):
     view_aware: bool = True
     renders_map: bool = False
 
-    def __init__(self, in_channels: int, use_attention: bool = True,
+    def __init__(self,
+                 in_channels: int,
+                 use_attention: bool = True,
                  attention_kernel: int = 7,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_channels = in_channels
         self.use_attention = use_attention
-        self.attention = (SpatialAttention(attention_kernel)
-                          if use_attention else nn.Identity())
+        self.attention = (
+            SpatialAttention(attention_kernel)
+            if use_attention else nn.Identity())
 
     def encode(self, feats: torch.Tensor) -> torch.Tensor:
         """``z_fg = GAP(A(z))``.
@@ -139,10 +142,11 @@ class BaseViewNeck(BaseModule, metaclass=ABCMeta):
         """``AGG``: ``Tensor[B*V, C, H, W]`` -> ``Tensor[B*V, C]``."""
         return self.aggregation(fmap)
 
-    def forward(self, feats: torch.Tensor,
+    def forward(self,
+                feats: torch.Tensor,
                 phi: Optional[torch.Tensor] = None,
-                extra: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
-                ) -> NeckOutput:
+                extra: Optional[Tuple[torch.Tensor,
+                                      torch.Tensor]] = None) -> NeckOutput:
         """Encode, render / project the views ``phi``, aggregate.
 
         Args:
@@ -163,8 +167,9 @@ class BaseViewNeck(BaseModule, metaclass=ABCMeta):
         phi = self.check_phi(phi, feats.shape[0], z_fg)  # (B, V)
         num_views = phi.shape[1]
         rows = feats.shape[0] * num_views
-        views, opacity = self.forward_views(
-            z_fg, rearrange(phi, 'b v -> (b v)'), num_views)
+        views, opacity = self.forward_views(z_fg,
+                                            rearrange(phi, 'b v -> (b v)'),
+                                            num_views)
         if not self.view_aware:  # (B, ...) -> (B*V, ...)
             views = repeat(views, 'b ... -> (b v) ...', v=num_views)
         if extra is not None:
@@ -177,8 +182,9 @@ class BaseViewNeck(BaseModule, metaclass=ABCMeta):
                     f'{tuple(index.shape)} {index.dtype} and '
                     f'{tuple(extra_phi.shape)}')
             # One more view of some samples, from the z_fg computed above.
-            more, more_opacity = self.forward_views(
-                z_fg[index], extra_phi.to(z_fg.dtype), 1)
+            more, more_opacity = self.forward_views(z_fg[index],
+                                                    extra_phi.to(z_fg.dtype),
+                                                    1)
             views = torch.cat([views, more])
             if opacity is not None:
                 opacity = torch.cat([opacity, more_opacity])
@@ -192,5 +198,5 @@ class BaseViewNeck(BaseModule, metaclass=ABCMeta):
                 f'is not view aware); found {tuple(views.shape)}')
         if not self.renders_map:
             return NeckOutput(latent=views, opacity=opacity)
-        return NeckOutput(latent=self.aggregate(views), feature_map=views,
-                          opacity=opacity)
+        return NeckOutput(
+            latent=self.aggregate(views), feature_map=views, opacity=opacity)

@@ -5,9 +5,8 @@ import torch
 from einops import repeat
 
 from mmhuman_imphmr.registry import MODELS
-from mmhuman_imphmr.utils.constants import (GIRAFFE_CAMERA_RADIUS,
-                                            GIRAFFE_FAR, GIRAFFE_FOV,
-                                            GIRAFFE_NEAR)
+from mmhuman_imphmr.utils.constants import (GIRAFFE_CAMERA_RADIUS, GIRAFFE_FAR,
+                                            GIRAFFE_FOV, GIRAFFE_NEAR)
 from mmhuman_imphmr.utils.typing import OptConfigType
 from ..utils import FeatureField, MapAggregation, VolumeRenderer
 from ..utils.volume_renderer import (BOX_BOUND, DENSITY_ACTIVATION,
@@ -17,7 +16,8 @@ from .base_view_neck import BaseViewNeck
 
 @MODELS.register_module()
 class FeatureFieldNeck(BaseViewNeck):
-    """Backbone map -> ``z_fg`` -> feature field -> map at ``phi`` -> ``z_phi``.
+    """Backbone map -> ``z_fg`` -> feature field -> map at ``phi`` ->
+    ``z_phi``.
 
     ``z_fg = GAP(A(z))`` conditions the field ``h`` (a GIRAFFE object decoder,
     :class:`FeatureField`); :class:`VolumeRenderer` renders the map
@@ -157,14 +157,15 @@ class FeatureFieldNeck(BaseViewNeck):
         latent = repeat(z_fg, 'b c -> (b v) c', v=num_views)  # (B*V, C_in)
 
         def field(points: torch.Tensor, dirs: torch.Tensor):
-            return self.field(points, dirs, latent,
-                              return_hidden=self.late_projection)
+            return self.field(
+                points, dirs, latent, return_hidden=self.late_projection)
 
         hidden, extras = self.renderer(field, phi, return_extras=True)
         opacity = extras['opacity']  # (B*V, H, W)
         if not self.late_projection:
             return hidden, opacity  # already Tensor[B*V, C_out, H, W]
         out = self.field.feat_out
-        fmap = (torch.einsum('ch,nhyx->ncyx', out.weight, hidden) +
-                torch.einsum('c,nyx->ncyx', out.bias, opacity))
+        fmap = (
+            torch.einsum('ch,nhyx->ncyx', out.weight, hidden) +
+            torch.einsum('c,nyx->ncyx', out.bias, opacity))
         return fmap, opacity

@@ -34,11 +34,13 @@ class GlobalPoolNeck(BaseViewNeck):
     view_aware = False
     renders_map = False
 
-    def __init__(self, in_channels: int = 2048, use_attention: bool = True,
+    def __init__(self,
+                 in_channels: int = 2048,
+                 use_attention: bool = True,
                  attention_kernel: int = 7,
                  init_cfg: OptConfigType = None) -> None:
-        super().__init__(in_channels, use_attention, attention_kernel,
-                         init_cfg=init_cfg)
+        super().__init__(
+            in_channels, use_attention, attention_kernel, init_cfg=init_cfg)
         self.out_channels = in_channels
 
     def forward_views(self, z_fg: torch.Tensor, phi: torch.Tensor,

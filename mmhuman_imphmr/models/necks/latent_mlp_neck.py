@@ -71,8 +71,8 @@ class LatentMLPNeck(BaseViewNeck):
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(in_channels, use_attention, init_cfg=init_cfg)
         out_channels = in_channels if out_channels is None else out_channels
-        skips = ((skip_layer, ) if isinstance(skip_layer, int)
-                 else tuple(skip_layer))
+        skips = ((skip_layer, )
+                 if isinstance(skip_layer, int) else tuple(skip_layer))
         if num_layers < 2 or not all(1 <= k <= num_layers - 2 for k in skips):
             raise ValueError(
                 f'LatentMLPNeck: needs num_layers >= 2 and skip_layer entries '

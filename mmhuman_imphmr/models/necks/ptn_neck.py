@@ -29,10 +29,11 @@ class PTNNeck(BaseViewNeck):
     """``z_fg`` -> feature volume -> view ``phi`` -> max over depth -> AGG.
 
     Volume generator (an assumption; the paper only names PTN's decoder):
-    ``Linear(C_in, c0 (s/2)^3)`` -> ReLU -> ``ConvTranspose3d(c0, c1, 4, 2, 1)``
-    -> ReLU -> ``Conv3d(c1, C, 1)``, giving ``Tensor[B, C, s, s, s]`` with axes
-    ``(z, y, x)`` of the field frame (x right, y down, z away from the
-    canonical camera), covering the cube ``[-extent, extent]^3``.
+    ``Linear(C_in, c0 (s/2)^3)`` -> ReLU ->
+    ``ConvTranspose3d(c0, c1, 4, 2, 1)`` -> ReLU -> ``Conv3d(c1, C, 1)``,
+    giving ``Tensor[B, C, s, s, s]`` with axes ``(z, y, x)`` of the field
+    frame (x right, y down, z away from the canonical camera), covering the
+    cube ``[-extent, extent]^3``.
 
     Transformer: for view ``phi`` the output cell at view-frame offset ``q``
     (from the look-at point) samples the canonical volume at ``R_y(phi) q``:
@@ -107,12 +108,14 @@ class PTNNeck(BaseViewNeck):
         self.fc = nn.Linear(in_channels, c0 * self.seed_size**3)
         self.deconv = nn.ConvTranspose3d(c0, c1, 4, stride=2, padding=1)
         self.out_conv = nn.Conv3d(c1, out_channels, 1)
-        self.aggregation = MapAggregation(out_channels, volume_size, aggregation)
+        self.aggregation = MapAggregation(out_channels, volume_size,
+                                          aggregation)
 
         s = volume_size
         centres = (2 * torch.arange(s, dtype=torch.float32) + 1) / s - 1
         extra = math.ceil((math.sqrt(2) - 1) * s / 2)
-        depth = (2 * torch.arange(-extra, s + extra, dtype=torch.float32) + 1) / s - 1
+        depth = (2 * torch.arange(-extra, s + extra, dtype=torch.float32) +
+                 1) / s - 1
         self.register_buffer('pixel_centres', centres, persistent=False)
         self.register_buffer('depth_offsets', depth, persistent=False)
 
@@ -120,7 +123,7 @@ class PTNNeck(BaseViewNeck):
         """``Tensor[B, C_in]`` -> canonical volume ``Tensor[B, C, s, s, s]``
         (axes z, y, x)."""
         seed = self.fc(z_fg).view(z_fg.shape[0], -1, self.seed_size,
-                                   self.seed_size, self.seed_size)
+                                  self.seed_size, self.seed_size)
         return self.out_conv(F.relu(self.deconv(F.relu(seed))))
 
     def sampling_grid(self, phi: torch.Tensor) -> torch.Tensor:
@@ -134,16 +137,22 @@ class PTNNeck(BaseViewNeck):
             Tensor[N, D, s, s, 3]: ``(x, y, z)`` in ``[-1, 1]`` per cell
             (``grid_sample`` order), cells indexed ``(depth, row, column)``.
         """
-        z, v, u = torch.meshgrid(self.depth_offsets, self.pixel_centres,
-                                 self.pixel_centres, indexing='ij')
+        z, v, u = torch.meshgrid(
+            self.depth_offsets,
+            self.pixel_centres,
+            self.pixel_centres,
+            indexing='ij')
         if self.projection == 'perspective':
             t = self.camera_radius + z * self.extent
-            q = torch.stack([u * self.tan_half_fov * t,
-                             v * self.tan_half_fov * t,
-                             t - self.camera_radius], dim=-1)
+            q = torch.stack([
+                u * self.tan_half_fov * t, v * self.tan_half_fov * t,
+                t - self.camera_radius
+            ],
+                            dim=-1)
         else:
             q = torch.stack([u, v, z], dim=-1) * self.extent  # (D, s, s, 3)
-        rot = rotation_y(phi.to(q.dtype))  # (N, 3, 3) = camera axes of view phi
+        rot = rotation_y(phi.to(
+            q.dtype))  # (N, 3, 3) = camera axes of view phi
         world = torch.einsum('nij,dhwj->ndhwi', rot, q.to(phi.device))
         return world / self.extent
 
@@ -160,9 +169,14 @@ class PTNNeck(BaseViewNeck):
         grid = self.sampling_grid(phi).to(volume.dtype)  # (N, D, s, s, 3)
         # border padding: cells inside the cube but beyond the outer voxel
         # centres take the border voxel; cells outside the cube are masked.
-        cells = F.grid_sample(volume, grid, mode='bilinear',
-                              padding_mode='border', align_corners=False)
-        inside = (grid.abs() <= 1 + 1e-6).all(dim=-1).unsqueeze(1)  # (N, 1, D, s, s)
+        cells = F.grid_sample(
+            volume,
+            grid,
+            mode='bilinear',
+            padding_mode='border',
+            align_corners=False)
+        inside = (grid.abs()
+                  <= 1 + 1e-6).all(dim=-1).unsqueeze(1)  # (N, 1, D, s, s)
         cells = cells.masked_fill(~inside, float('-inf'))
         fmap = cells.amax(dim=2)  # (N, C, s, s)
         return torch.where(inside.any(dim=2), fmap, torch.zeros_like(fmap))

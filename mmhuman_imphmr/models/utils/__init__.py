@@ -8,6 +8,7 @@ from .spatial_attention import SpatialAttention
 from .volume_renderer import DENSITY_ACTIVATIONS, VolumeRenderer
 
 __all__ = [
-    'FeatureField', 'GemmConvTranspose2d', 'MapAggregation', 'AGGREGATIONS', 'PositionalEncoding',
-    'SpatialAttention', 'VolumeRenderer', 'DENSITY_ACTIVATIONS'
+    'FeatureField', 'GemmConvTranspose2d', 'MapAggregation', 'AGGREGATIONS',
+    'PositionalEncoding', 'SpatialAttention', 'VolumeRenderer',
+    'DENSITY_ACTIVATIONS'
 ]

@@ -77,10 +77,10 @@ class FeatureField(nn.Module):
                     f'[1, num_layers - 2] = [1, {num_layers - 2}], found {k}')
         self.latent_dim = latent_dim
         self.out_channels = out_channels
-        self.pe_points = PositionalEncoding(pe_octaves_points,
-                                            input_scale=point_scale)
-        self.pe_dirs = PositionalEncoding(pe_octaves_dirs,
-                                          input_scale=dir_scale)
+        self.pe_points = PositionalEncoding(
+            pe_octaves_points, input_scale=point_scale)
+        self.pe_dirs = PositionalEncoding(
+            pe_octaves_dirs, input_scale=dir_scale)
         dim_x, dim_r = self.pe_points.out_dim, self.pe_dirs.out_dim
 
         # density trunk
@@ -100,8 +100,11 @@ class FeatureField(nn.Module):
         self.fc_dirs = nn.Linear(dim_r, hidden_dim)
         self.feat_out = nn.Linear(hidden_dim, out_channels)
 
-    def forward(self, points: torch.Tensor, dirs: torch.Tensor,
-                latent: torch.Tensor, return_hidden: bool = False
+    def forward(self,
+                points: torch.Tensor,
+                dirs: torch.Tensor,
+                latent: torch.Tensor,
+                return_hidden: bool = False
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Evaluate the field.
 
@@ -121,7 +124,8 @@ class FeatureField(nn.Module):
             activation) and
             ``feat Tensor[N, P, C]``.
         """
-        if points.dim() != 3 or points.shape[-1] != 3 or dirs.shape != points.shape:
+        if points.dim(
+        ) != 3 or points.shape[-1] != 3 or dirs.shape != points.shape:
             raise ValueError('FeatureField expects points and dirs as '
                              f'Tensor[N, P, 3], found {tuple(points.shape)} '
                              f'and {tuple(dirs.shape)}')
@@ -130,8 +134,9 @@ class FeatureField(nn.Module):
                              f'{self.latent_dim}] with N={points.shape[0]}, '
                              f'found {tuple(latent.shape)}')
         gamma_x = self.pe_points(points)  # (N, P, Lx)
-        net = F.relu(self.fc_points(gamma_x) +
-                     self.fc_latent(latent).unsqueeze(1))  # (N, P, hidden)
+        net = F.relu(
+            self.fc_points(gamma_x) +
+            self.fc_latent(latent).unsqueeze(1))  # (N, P, hidden)
         skip_idx = 0
         for idx, block in enumerate(self.blocks):
             net = F.relu(block(net))
@@ -142,9 +147,9 @@ class FeatureField(nn.Module):
         sigma = self.sigma_out(net).squeeze(-1)  # (N, P)
 
         gamma_r = self.pe_dirs(F.normalize(dirs, dim=-1))  # (N, P, Lr)
-        feat = F.relu(self.fc_feat(net) +
-                      self.fc_latent_feat(latent).unsqueeze(1) +
-                      self.fc_dirs(gamma_r))
+        feat = F.relu(
+            self.fc_feat(net) + self.fc_latent_feat(latent).unsqueeze(1) +
+            self.fc_dirs(gamma_r))
         if return_hidden:
             return sigma, feat  # (N, P, hidden)
         feat = self.feat_out(feat)  # (N, P, C)

@@ -35,8 +35,7 @@ class GemmConvTranspose2d(nn.ConvTranspose2d):
 
     def _gemm_applies(self, x: torch.Tensor) -> bool:
         return (x.dim() == 4 and x.device.type == 'cpu' and self.groups == 1
-                and self.dilation == (1, 1)
-                and self.output_padding == (0, 0)
+                and self.dilation == (1, 1) and self.output_padding == (0, 0)
                 and self.padding_mode == 'zeros'
                 and x.shape[-2] * x.shape[-1] <= self.gemm_max_pixels)
 
@@ -49,10 +48,13 @@ class GemmConvTranspose2d(nn.ConvTranspose2d):
         out_h = (h - 1) * sh - 2 * ph + kh
         out_w = (w - 1) * sw - 2 * pw + kw
         # (N, HW, C_in) @ (C_in, C_out*kh*kw): one patch per input pixel.
-        cols = torch.matmul(x.flatten(2).transpose(1, 2),
-                            self.weight.reshape(c, -1))
-        out = F.fold(cols.transpose(1, 2), (out_h, out_w), self.kernel_size,
-                     stride=self.stride, padding=self.padding)
+        cols = torch.matmul(
+            x.flatten(2).transpose(1, 2), self.weight.reshape(c, -1))
+        out = F.fold(
+            cols.transpose(1, 2), (out_h, out_w),
+            self.kernel_size,
+            stride=self.stride,
+            padding=self.padding)
         if self.bias is not None:
             out = out + self.bias.view(1, -1, 1, 1).to(out.dtype)
         return out

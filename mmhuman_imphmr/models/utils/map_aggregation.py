@@ -29,7 +29,10 @@ class MapAggregation(nn.Module):
         N: maps (e.g. B*V).
     """
 
-    def __init__(self, channels: int, map_size: int, mode: str = 'dwconv',
+    def __init__(self,
+                 channels: int,
+                 map_size: int,
+                 mode: str = 'dwconv',
                  out_channels: int = None) -> None:
         super().__init__()
         out_channels = channels if out_channels is None else out_channels
@@ -37,15 +40,17 @@ class MapAggregation(nn.Module):
             raise ValueError(f'MapAggregation: mode must be one of '
                              f'{AGGREGATIONS}, found {mode!r}')
         if mode != 'conv' and out_channels != channels:
-            raise ValueError(f'MapAggregation: mode {mode!r} keeps the channel '
-                             f'count ({channels}); found out_channels='
-                             f'{out_channels}. Use mode="conv" to change it.')
+            raise ValueError(
+                f'MapAggregation: mode {mode!r} keeps the channel '
+                f'count ({channels}); found out_channels='
+                f'{out_channels}. Use mode="conv" to change it.')
         self.mode = mode
         self.channels = channels
         self.map_size = map_size
         self.out_channels = out_channels
         if mode == 'dwconv':
-            self.layer = nn.Conv2d(channels, channels, map_size, groups=channels)
+            self.layer = nn.Conv2d(
+                channels, channels, map_size, groups=channels)
         elif mode == 'conv':
             self.layer = nn.Conv2d(channels, out_channels, map_size)
         else:
@@ -62,7 +67,8 @@ class MapAggregation(nn.Module):
         """
         expected = (self.channels, self.map_size, self.map_size)
         if fmap.dim() != 4 or tuple(fmap.shape[1:]) != expected:
-            raise ValueError(f'MapAggregation expects Tensor[N, {expected[0]}, '
-                             f'{expected[1]}, {expected[2]}], found '
-                             f'{tuple(fmap.shape)}')
+            raise ValueError(
+                f'MapAggregation expects Tensor[N, {expected[0]}, '
+                f'{expected[1]}, {expected[2]}], found '
+                f'{tuple(fmap.shape)}')
         return self.layer(fmap).flatten(1)

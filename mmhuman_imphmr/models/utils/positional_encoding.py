@@ -26,8 +26,11 @@ class PositionalEncoding(nn.Module):
         D: input dimension, L: octaves.
     """
 
-    def __init__(self, num_octaves: int, input_dim: int = 3,
-                 input_scale: float = 1.0, include_input: bool = False) -> None:
+    def __init__(self,
+                 num_octaves: int,
+                 input_dim: int = 3,
+                 input_scale: float = 1.0,
+                 include_input: bool = False) -> None:
         super().__init__()
         if num_octaves < 0:
             raise ValueError('PositionalEncoding: num_octaves must be >= 0, '
@@ -36,13 +39,14 @@ class PositionalEncoding(nn.Module):
         self.input_dim = input_dim
         self.input_scale = input_scale
         self.include_input = include_input
-        freqs = math.pi * 2.0 ** torch.arange(num_octaves, dtype=torch.float32)
+        freqs = math.pi * 2.0**torch.arange(num_octaves, dtype=torch.float32)
         self.register_buffer('freqs', freqs, persistent=False)
 
     @property
     def out_dim(self) -> int:
         """Length of the encoding: ``D (2 L + include_input)``."""
-        return self.input_dim * (2 * self.num_octaves + int(self.include_input))
+        return self.input_dim * (2 * self.num_octaves +
+                                 int(self.include_input))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Encode.
@@ -57,8 +61,10 @@ class PositionalEncoding(nn.Module):
             raise ValueError(f'PositionalEncoding expects Tensor[..., '
                              f'{self.input_dim}], found {tuple(x.shape)}')
         x = x * self.input_scale
-        angles = x.unsqueeze(-2) * self.freqs.to(x.dtype).unsqueeze(-1)  # (..., L, D)
-        enc = torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)  # (..., L, 2D)
+        angles = x.unsqueeze(-2) * self.freqs.to(x.dtype).unsqueeze(
+            -1)  # (..., L, D)
+        enc = torch.cat([torch.sin(angles),
+                         torch.cos(angles)], dim=-1)  # (..., L, 2D)
         enc = enc.flatten(-2)  # (..., 2 L D)
         if self.include_input:
             enc = torch.cat([x, enc], dim=-1)

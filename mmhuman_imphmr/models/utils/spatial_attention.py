@@ -29,10 +29,11 @@ class SpatialAttention(nn.Module):
     def __init__(self, kernel_size: int = 7, with_norm: bool = True) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
-            raise ValueError('SpatialAttention: kernel_size must be odd to keep '
-                             f'the map size, found {kernel_size}')
-        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2,
-                              bias=not with_norm)
+            raise ValueError(
+                'SpatialAttention: kernel_size must be odd to keep '
+                f'the map size, found {kernel_size}')
+        self.conv = nn.Conv2d(
+            2, 1, kernel_size, padding=kernel_size // 2, bias=not with_norm)
         self.norm = nn.BatchNorm2d(1) if with_norm else nn.Identity()
 
     def attention_map(self, x: torch.Tensor) -> torch.Tensor:
@@ -44,8 +45,9 @@ class SpatialAttention(nn.Module):
         Returns:
             Tensor[B, 1, h, w]: Values in (0, 1).
         """
-        pooled = torch.cat([x.amax(dim=1, keepdim=True),
-                            x.mean(dim=1, keepdim=True)], dim=1)  # (B, 2, h, w)
+        pooled = torch.cat(
+            [x.amax(dim=1, keepdim=True),
+             x.mean(dim=1, keepdim=True)], dim=1)  # (B, 2, h, w)
         return torch.sigmoid(self.norm(self.conv(pooled)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -19,14 +19,13 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from mmhuman_imphmr.registry import MODELS
-from mmhuman_imphmr.utils.constants import (GIRAFFE_CAMERA_RADIUS,
-                                            GIRAFFE_FAR, GIRAFFE_FOV,
-                                            GIRAFFE_NEAR)
+from mmhuman_imphmr.utils.constants import (GIRAFFE_CAMERA_RADIUS, GIRAFFE_FAR,
+                                            GIRAFFE_FOV, GIRAFFE_NEAR)
 from mmhuman_imphmr.utils.geometry import camera_pose_for_view
 from mmhuman_imphmr.utils.precision import fp32_region
 
-FieldFn = Callable[[torch.Tensor, torch.Tensor],
-                   Tuple[torch.Tensor, torch.Tensor]]
+FieldFn = Callable[[torch.Tensor, torch.Tensor], Tuple[torch.Tensor,
+                                                       torch.Tensor]]
 
 DENSITY_ACTIVATIONS = ('softplus', 'relu')
 # Defaults of the density read-out, shared with FeatureFieldNeck (one place).
@@ -167,13 +166,16 @@ class VolumeRenderer(nn.Module):
         self.stratified = stratified
         self.bound = bound
         half = math.tan(math.radians(fov) / 2)
-        centres = (2 * torch.arange(map_size, dtype=torch.float32) + 1) / map_size - 1
-        v, u = torch.meshgrid(centres, centres, indexing='ij')  # row = y, col = x
+        centres = (2 * torch.arange(map_size, dtype=torch.float32) +
+                   1) / map_size - 1
+        v, u = torch.meshgrid(
+            centres, centres, indexing='ij')  # row = y, col = x
         dirs = torch.stack([u * half, v * half, torch.ones_like(u)], dim=-1)
-        self.register_buffer('cam_dirs', dirs.reshape(-1, 3), persistent=False)  # (R, 3)
+        self.register_buffer(
+            'cam_dirs', dirs.reshape(-1, 3), persistent=False)  # (R, 3)
 
-    def ray_bundle(self, phi: torch.Tensor
-                   ) -> Tuple[torch.Tensor, torch.Tensor]:
+    def ray_bundle(self,
+                   phi: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Ray origins and (non-unit) directions in the field frame.
 
         Args:
@@ -193,11 +195,12 @@ class VolumeRenderer(nn.Module):
         Returns:
             Tensor[N, R, S]
         """
-        t = torch.linspace(self.near, self.far, self.num_samples,
-                           device=device, dtype=dtype)
+        t = torch.linspace(
+            self.near, self.far, self.num_samples, device=device, dtype=dtype)
         t = t.expand(batch, num_rays, -1)
         if self.training and self.stratified:
-            # uniform inside [mid_{n-1}, mid_n] (first/last clipped to near/far)
+            # uniform inside [mid_{n-1}, mid_n] (first/last clipped to
+            # near/far)
             mid = 0.5 * (t[..., 1:] + t[..., :-1])
             low = torch.cat([t[..., :1], mid], dim=-1)
             high = torch.cat([mid, t[..., -1:]], dim=-1)
@@ -245,18 +248,25 @@ class VolumeRenderer(nn.Module):
             tuple: ``feature Tensor[N, R, C]`` and ``weights Tensor[N, R, S]``.
         """
         delta = t[..., 1:] - t[..., :-1]
-        delta = torch.cat([delta, torch.full_like(t[..., :1], self.last_delta)], -1)
+        delta = torch.cat(
+            [delta, torch.full_like(t[..., :1], self.last_delta)], -1)
         delta = delta * ray_length.unsqueeze(-1)  # Euclidean distances
         alpha = 1.0 - torch.exp(-sigma * delta)
-        # exclusive cumulative product; +1e-10 keeps its gradient finite (GIRAFFE)
-        trans = torch.cumprod(torch.cat(
-            [torch.ones_like(alpha[..., :1]), 1.0 - alpha[..., :-1] + 1e-10], -1), -1)
+        # exclusive cumulative product; +1e-10 keeps its gradient finite
+        # (GIRAFFE)
+        trans = torch.cumprod(
+            torch.cat([
+                torch.ones_like(alpha[..., :1]), 1.0 - alpha[..., :-1] + 1e-10
+            ], -1), -1)
         weights = trans * alpha
         return torch.einsum('nrs,nrsc->nrc', weights, feat), weights
 
-    def forward(self, field: FieldFn, phi: torch.Tensor,
-                return_extras: bool = False
-                ) -> Union[torch.Tensor, Tuple[torch.Tensor, Dict]]:
+    def forward(
+        self,
+        field: FieldFn,
+        phi: torch.Tensor,
+        return_extras: bool = False
+    ) -> Union[torch.Tensor, Tuple[torch.Tensor, Dict]]:
         """Render.
 
         Args:
@@ -281,20 +291,22 @@ class VolumeRenderer(nn.Module):
         n, r = dirs.shape[:2]
         s = self.num_samples
         t = self.sample_depths(r, n, dirs.device, dirs.dtype)  # (N, R, S)
-        points = origins[:, None, None] + t.unsqueeze(-1) * dirs.unsqueeze(2)  # (N, R, S, 3)
+        points = origins[:, None, None] + t.unsqueeze(-1) * dirs.unsqueeze(
+            2)  # (N, R, S, 3)
         ray_dirs = dirs.unsqueeze(2).expand(-1, -1, s, -1)
-        raw, feat = field(points.reshape(n, r * s, 3),
-                          ray_dirs.reshape(n, r * s, 3))
-        if raw.shape != (n, r * s) or feat.dim() != 3 or feat.shape[:2] != (n, r * s):
-            raise ValueError(
-                f'VolumeRenderer: field must return sigma Tensor[{n}, {r * s}] '
-                f'and feat Tensor[{n}, {r * s}, C], found '
-                f'{tuple(raw.shape)} and {tuple(feat.shape)}')
+        raw, feat = field(
+            points.reshape(n, r * s, 3), ray_dirs.reshape(n, r * s, 3))
+        if (raw.shape != (n, r * s) or feat.dim() != 3
+                or feat.shape[:2] != (n, r * s)):
+            raise ValueError(f'VolumeRenderer: field must return sigma '
+                             f'Tensor[{n}, {r * s}] and feat '
+                             f'Tensor[{n}, {r * s}, C], found '
+                             f'{tuple(raw.shape)} and {tuple(feat.shape)}')
         sigma = self.density(raw.reshape(n, r, s), points)  # (N, R, S)
         feat = feat.reshape(n, r, s, -1)  # (N, R, S, C)
         rendered, weights = self.composite(sigma, feat, t, dirs.norm(dim=-1))
-        fmap = rearrange(rendered, 'n (h w) c -> n c h w',
-                         h=self.map_size)  # (N, C, H, W)
+        fmap = rearrange(
+            rendered, 'n (h w) c -> n c h w', h=self.map_size)  # (N, C, H, W)
         if not return_extras:
             return fmap
         hw = dict(h=self.map_size)

@@ -24,8 +24,8 @@ def test_pack_fields_and_shapes():
     assert isinstance(sample, MeshDataSample)
     assert inputs.shape == (3, 32, 32) and inputs.dtype == torch.uint8
     # CHW of the crop, unchanged values.
-    np.testing.assert_array_equal(inputs.permute(1, 2, 0).numpy(),
-                                  results['img'])
+    np.testing.assert_array_equal(
+        inputs.permute(1, 2, 0).numpy(), results['img'])
     assert sample.gt_keypoints2d.shape == (49, 3)
     assert sample.gt_keypoints3d.shape == (24, 4)
     assert sample.gt_global_orient.shape == (3, )
@@ -43,10 +43,10 @@ def test_pack_fields_and_shapes():
 def _offcrop_results():
     results = _cropped(np.random.default_rng(1))
     kp = np.zeros((1, 49, 2), np.float32)
-    kp[0, 0] = [0.0, 0.0]      # crop corner -> (-1, -1)
-    kp[0, 1] = [16.0, 16.0]    # crop centre -> (0, 0)
-    kp[0, 2] = [40.0, 5.0]     # right of the crop -> (1.5, -0.6875)
-    kp[0, 3] = [8.0, -0.5]     # above the crop
+    kp[0, 0] = [0.0, 0.0]  # crop corner -> (-1, -1)
+    kp[0, 1] = [16.0, 16.0]  # crop centre -> (0, 0)
+    kp[0, 2] = [40.0, 5.0]  # right of the crop -> (1.5, -0.6875)
+    kp[0, 3] = [8.0, -0.5]  # above the crop
     results['transformed_keypoints'] = kp
     results['keypoints_visible'] = np.ones((1, 49), np.float32)
     results['keypoints_visible'][0, 4] = 0
@@ -80,13 +80,14 @@ def test_pack_label_type_into_metainfo():
     meta = PackMeshInputs()(copy.deepcopy(results))['data_samples'].metainfo
     assert meta['label_type'] == 'pseudo_smpl'
     # A custom meta_keys list still packs it: the losses are routed by it.
-    sample = PackMeshInputs(meta_keys=('img_path', ))(
-        copy.deepcopy(results))['data_samples']
-    assert sample.metainfo == dict(img_path='x.png',
-                                   label_type='pseudo_smpl')
+    sample = PackMeshInputs(
+        meta_keys=('img_path', ))(copy.deepcopy(results))['data_samples']
+    assert sample.metainfo == dict(img_path='x.png', label_type='pseudo_smpl')
     results['label_type'] = 'gt'
-    with pytest.raises(ValueError, match=r"label_type must be one of "
-                       r"\('gt3d', 'pseudo_smpl', '2d_only'\), found 'gt'"):
+    with pytest.raises(
+            ValueError,
+            match=r"label_type must be one of "
+            r"\('gt3d', 'pseudo_smpl', '2d_only'\), found 'gt'"):
         PackMeshInputs()(results)
 
 

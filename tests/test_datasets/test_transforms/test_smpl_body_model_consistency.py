@@ -16,8 +16,7 @@ from mmhuman_imphmr.datasets.transforms import (crop_rotation_matrix,
                                                 flip_keypoints3d,
                                                 flip_smpl_pose,
                                                 rotate_smpl_labels)
-from mmhuman_imphmr.utils.constants import (J49_FLIP_PERM,
-                                            NUM_OPENPOSE_JOINTS,
+from mmhuman_imphmr.utils.constants import (J49_FLIP_PERM, NUM_OPENPOSE_JOINTS,
                                             SMPL_JOINTS_FLIP_PERM)
 
 
@@ -38,25 +37,27 @@ def _random_params(seed: int, batch: int = 3):
 def test_flipped_pose_gives_mirrored_joints(smpl):
     orient, body, betas = _random_params(0)
     out = smpl(orient, body, betas)
-    flipped = [flip_smpl_pose(o.numpy(), b.numpy())
-               for o, b in zip(orient, body)]
+    flipped = [
+        flip_smpl_pose(o.numpy(), b.numpy()) for o, b in zip(orient, body)
+    ]
     f_orient = torch.from_numpy(np.stack([f[0] for f in flipped]))
     f_body = torch.from_numpy(np.stack([f[1] for f in flipped]))
     f_out = smpl(f_orient, f_body, betas)
     mirror = torch.tensor([-1.0, 1.0, 1.0])
     # SMPL's 24 skeleton joints: mirror in x, swap left and right.
     expected = out['smpl_joints'][:, SMPL_JOINTS_FLIP_PERM] * mirror
-    torch.testing.assert_close(f_out['smpl_joints'], expected, atol=1e-4,
-                               rtol=0)
+    torch.testing.assert_close(
+        f_out['smpl_joints'], expected, atol=1e-4, rtol=0)
     # SPIN's 49 (incl. J_regressor_extra and vertex joints), and the 24 GT
     # joints through the very function the transform applies to labels.
     expected49 = out['joints'][:, J49_FLIP_PERM] * mirror
-    torch.testing.assert_close(f_out['joints'], expected49, atol=2e-3,
-                               rtol=0)
+    torch.testing.assert_close(f_out['joints'], expected49, atol=2e-3, rtol=0)
     gt24 = out['joints'][0, NUM_OPENPOSE_JOINTS:].numpy()
     torch.testing.assert_close(
         torch.from_numpy(flip_keypoints3d(gt24)),
-        f_out['joints'][0, NUM_OPENPOSE_JOINTS:], atol=2e-3, rtol=0)
+        f_out['joints'][0, NUM_OPENPOSE_JOINTS:],
+        atol=2e-3,
+        rtol=0)
 
 
 @torch.no_grad()

@@ -9,8 +9,7 @@ from mmpose.datasets.transforms import RandomFlip
 from mmhuman_imphmr.datasets.transforms import (RandomFlipSMPL,
                                                 flip_keypoints3d,
                                                 flip_smpl_pose)
-from mmhuman_imphmr.utils.constants import (J49_FLIP_PERM,
-                                            SMPL_JOINTS_FLIP_PERM)
+from mmhuman_imphmr.utils.constants import J49_FLIP_PERM, SMPL_JOINTS_FLIP_PERM
 
 KEYS = ('img', 'bbox', 'bbox_center', 'keypoints', 'keypoints_visible',
         'keypoints3d', 'smpl_global_orient', 'smpl_body_pose', 'smpl_betas')
@@ -24,8 +23,8 @@ def test_flip_twice_is_identity():
     assert not np.allclose(once['smpl_body_pose'], original['smpl_body_pose'])
     twice = RandomFlipSMPL.flip(once)
     for key in KEYS:
-        np.testing.assert_allclose(twice[key], original[key], atol=1e-4,
-                                   err_msg=key)
+        np.testing.assert_allclose(
+            twice[key], original[key], atol=1e-4, err_msg=key)
 
 
 def test_flip_matches_mmpose_on_image_and_keypoints():
@@ -64,8 +63,8 @@ def test_flip_pose_is_conjugation_by_mirror():
     mirror = torch.diag(torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64))
     expected = mirror @ axis_angle_to_rotmat(pose)[SMPL_JOINTS_FLIP_PERM] @ \
         mirror
-    torch.testing.assert_close(axis_angle_to_rotmat(f_pose.double()), expected,
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        axis_angle_to_rotmat(f_pose.double()), expected, atol=1e-5, rtol=0)
 
 
 def test_flip_keypoints3d_rejects_wrong_joint_count():

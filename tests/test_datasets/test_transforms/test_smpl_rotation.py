@@ -5,8 +5,7 @@ import pytest
 from _helpers import make_results
 from mmpose.datasets.transforms import TopdownAffine
 
-from mmhuman_imphmr.datasets.transforms import (RotateSMPL,
-                                                crop_rotation_matrix)
+from mmhuman_imphmr.datasets.transforms import RotateSMPL, crop_rotation_matrix
 
 
 def _project(points: np.ndarray, focal: float, centre: np.ndarray):
@@ -35,13 +34,14 @@ def test_rotated_joints_project_onto_warped_keypoints(angle):
     rng = np.random.default_rng(0)
     height, width, focal = 240, 320, 500.0
     centre = np.array([width / 2.0, height / 2.0])
-    joints = np.concatenate([rng.uniform(-0.5, 0.5, (24, 2)),
-                             rng.uniform(4.0, 5.0, (24, 1))], 1)
+    joints = np.concatenate(
+        [rng.uniform(-0.5, 0.5, (24, 2)),
+         rng.uniform(4.0, 5.0, (24, 1))], 1)
     results = make_results(rng, height, width)
-    results['keypoints'] = np.tile(_project(joints, focal, centre)[None],
-                                   (1, 49 // 24 + 1, 1))[:, :49]
-    results['keypoints3d'] = np.concatenate(
-        [joints, np.ones((24, 1))], 1).astype(np.float32)
+    results['keypoints'] = np.tile(
+        _project(joints, focal, centre)[None], (1, 49 // 24 + 1, 1))[:, :49]
+    results['keypoints3d'] = np.concatenate([joints, np.ones((24, 1))],
+                                            1).astype(np.float32)
     results['bbox_center'] = np.array([[170.0, 110.0]], np.float32)
     results['bbox_scale'] = np.array([[150.0, 150.0]], np.float32)
     results['bbox_rotation'] = np.array([angle], np.float32)
@@ -58,8 +58,9 @@ def test_rotated_joints_project_onto_warped_keypoints(angle):
 
 
 def test_rotation_rotates_global_orient_about_camera_z():
-    from mmhuman_imphmr.utils.geometry import axis_angle_to_rotmat
     import torch
+
+    from mmhuman_imphmr.utils.geometry import axis_angle_to_rotmat
     results = make_results(np.random.default_rng(1))
     results['bbox_rotation'] = np.array([40.0], np.float32)
     out = RotateSMPL()(copy.deepcopy(results))

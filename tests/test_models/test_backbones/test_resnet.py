@@ -89,15 +89,17 @@ def test_frozen_stages_and_norm_eval():
 
 def test_pretrained_init_from_local_torchvision_style_file(tmp_path):
     source = ResNet(depth=18)
-    state = {k: torch.randn_like(v) if v.is_floating_point() else v
-             for k, v in source.state_dict().items()}
+    state = {
+        k: torch.randn_like(v) if v.is_floating_point() else v
+        for k, v in source.state_dict().items()
+    }
     # torchvision files also hold the classifier, which must be ignored.
     state['fc.weight'] = torch.randn(1000, 512)
     state['fc.bias'] = torch.randn(1000)
     path = tmp_path / 'resnet18.pth'
     torch.save(state, path)
-    model = ResNet(depth=18, init_cfg=dict(type='Pretrained',
-                                           checkpoint=str(path)))
+    model = ResNet(
+        depth=18, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     model.init_weights()
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, state[key])

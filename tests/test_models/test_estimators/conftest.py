@@ -10,7 +10,8 @@ from mmengine.config import Config
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs')
 
 
-def small_model_cfg(config: str, body_model_root: str,
+def small_model_cfg(config: str,
+                    body_model_root: str,
                     overrides: Optional[dict] = None) -> Config:
     """The ``model`` of a real config, made cheap for CPU tests.
 
@@ -20,8 +21,10 @@ def small_model_cfg(config: str, body_model_root: str,
     their real widths. ``overrides`` are dotted keys under ``model``.
     """
     full = Config.fromfile(osp.join(CONFIG_DIR, config))
-    full.merge_from_dict({f'model.{k}': v
-                          for k, v in (overrides or {}).items()})
+    full.merge_from_dict({
+        f'model.{k}': v
+        for k, v in (overrides or {}).items()
+    })
     cfg = full.model
     cfg.init_cfg = None
     cfg.backbone.init_cfg = None
@@ -36,8 +39,10 @@ def small_model_cfg(config: str, body_model_root: str,
 LABELS = {'gt3d': (1., 1.), 'pseudo_smpl': (1., 0.), '2d_only': (0., 0.)}
 
 
-def make_batch(body_model_root: str, labels: List[Union[str, float]],
-               crop: int = 64, seed: int = 0) -> Tuple[torch.Tensor, list]:
+def make_batch(body_model_root: str,
+               labels: List[Union[str, float]],
+               crop: int = 64,
+               seed: int = 0) -> Tuple[torch.Tensor, list]:
     """Images and data samples whose GT is a consistent synthetic body.
 
     ``labels``: one label type per sample (``'gt3d'``, ``'pseudo_smpl'``,
@@ -52,8 +57,8 @@ def make_batch(body_model_root: str, labels: List[Union[str, float]],
     """
     from mmhuman_imphmr.body_models import SMPL
     from mmhuman_imphmr.structures.mesh_data_sample import MeshDataSample
-    from mmhuman_imphmr.utils.geometry import (
-        perspective_projection, weak_perspective_to_translation)
+    from mmhuman_imphmr.utils.geometry import (perspective_projection,
+                                               weak_perspective_to_translation)
     g = torch.Generator().manual_seed(seed)
     num = len(labels)
     smpl = SMPL(model_path=body_model_root)
@@ -74,8 +79,8 @@ def make_batch(body_model_root: str, labels: List[Union[str, float]],
         else:
             has_smpl = has_kp3d = float(labels[i])
         s.gt_keypoints2d = torch.cat([kp2d[i], torch.ones(49, 1)], dim=1)
-        s.gt_keypoints3d = torch.cat([out['joints'][i, 25:],
-                                      torch.ones(24, 1)], dim=1)
+        s.gt_keypoints3d = torch.cat(
+            [out['joints'][i, 25:], torch.ones(24, 1)], dim=1)
         s.gt_global_orient = orient[i]
         s.gt_body_pose = body_pose[i]
         s.gt_betas = betas[i]

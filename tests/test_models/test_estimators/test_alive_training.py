@@ -14,16 +14,18 @@ QUICK_START = 'imphmr_r18_synthetic.py'
 
 
 def test_reg_only_training_ends_alive(build_model, batch):
-    model = build_model(QUICK_START, {'train_cfg.imag': False,
-                                      'train_cfg.cons': False,
-                                      'silhouette_head': None})
+    model = build_model(QUICK_START, {
+        'train_cfg.imag': False,
+        'train_cfg.cons': False,
+        'silhouette_head': None
+    })
     optim = torch.optim.Adam(model.parameters(), lr=3e-4)
     model.train()
     for step in range(8):
         inputs, samples = batch(['gt3d'] * 8, seed=step)
         losses = model.loss(inputs, samples)
-        assert not any(k.startswith(('loss_imag', 'loss_cons'))
-                       for k in losses)
+        assert not any(
+            k.startswith(('loss_imag', 'loss_cons')) for k in losses)
         optim.zero_grad()
         sum(losses.values()).backward()
         optim.step()

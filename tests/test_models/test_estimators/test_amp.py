@@ -34,8 +34,8 @@ def test_bf16_loss_of_a_fixed_batch_agrees_with_fp32(build_model, batch):
     assert set(amp) == set(ref)
     for key in ref:
         assert amp[key].dtype == torch.float32, key  # losses in fp32
-        torch.testing.assert_close(amp[key], ref[key], rtol=0.10,
-                                   atol=1e-4, msg=key)
+        torch.testing.assert_close(
+            amp[key], ref[key], rtol=0.10, atol=1e-4, msg=key)
     total_ref = sum(ref.values())
     total_amp = sum(amp.values())
     assert abs(float(total_amp - total_ref)) <= 0.05 * float(total_ref)
@@ -50,9 +50,11 @@ def test_fp32_regions_stay_fp32_under_autocast(build_model, batch):
         out = model.neck(feats, torch.zeros(2, 1))
         preds = model.head(out.latent)
         _, extras = model.neck.renderer(
-            lambda p, d: model.neck.field(p, d, out.latent.new_zeros(
-                2, model.neck.in_channels).float()),
-            torch.zeros(2), return_extras=True)
+            lambda p, d: model.neck.field(
+                p, d,
+                out.latent.new_zeros(2, model.neck.in_channels).float()),
+            torch.zeros(2),
+            return_extras=True)
     for key in ('pred_vertices', 'pred_joints', 'pred_keypoints2d',
                 'pred_rotmat', 'pred_betas'):
         assert preds[key].dtype == torch.float32, key
@@ -68,7 +70,8 @@ def test_a_few_bf16_steps_train(build_model, batch):
     inputs, samples = batch(['gt3d', 'pseudo_smpl'])
     wrapper = AmpOptimWrapper(
         optimizer=torch.optim.Adam(model.parameters(), lr=1e-4),
-        device='cpu', force=True)
+        device='cpu',
+        force=True)
     assert wrapper.enabled
     totals = []
     for _ in range(5):
@@ -88,8 +91,7 @@ def test_wrapper_falls_back_to_fp32_without_bf16_units(monkeypatch, caplog):
     monkeypatch.setattr(amp, 'cpu_bf16_support', lambda: None)
     lin = torch.nn.Linear(3, 3)
     logs = []
-    monkeypatch.setattr(amp, 'print_log',
-                        lambda msg, **kw: logs.append(msg))
+    monkeypatch.setattr(amp, 'print_log', lambda msg, **kw: logs.append(msg))
     wrapper = amp.AmpOptimWrapper(
         optimizer=torch.optim.SGD(lin.parameters(), lr=0.1), device='cpu')
     assert not wrapper.enabled
@@ -114,12 +116,17 @@ def test_fp16_on_the_cpu_is_refused_and_the_registry_gives_this_wrapper():
 
     from mmhuman_imphmr.registry import OPTIM_WRAPPERS
     lin = torch.nn.Linear(3, 3)
-    with pytest.raises(ValueError, match='float16 is not supported on the '
-                       'CPU'):
-        AmpOptimWrapper(optimizer=torch.optim.SGD(lin.parameters(), lr=0.1),
-                        device='cpu', dtype='float16')
+    with pytest.raises(
+            ValueError, match='float16 is not supported on the '
+            'CPU'):
+        AmpOptimWrapper(
+            optimizer=torch.optim.SGD(lin.parameters(), lr=0.1),
+            device='cpu',
+            dtype='float16')
     init_default_scope('mmhuman_imphmr')
-    built = OPTIM_WRAPPERS.build(dict(
-        type='AmpOptimWrapper', device='cpu',
-        optimizer=torch.optim.SGD(lin.parameters(), lr=0.1)))
+    built = OPTIM_WRAPPERS.build(
+        dict(
+            type='AmpOptimWrapper',
+            device='cpu',
+            optimizer=torch.optim.SGD(lin.parameters(), lr=0.1)))
     assert isinstance(built, AmpOptimWrapper)

@@ -77,8 +77,8 @@ def test_every_loss_term_reaches_the_backbone(build_model, batch):
     losses = model(inputs, samples, mode='loss')
     params = [p for p in model.backbone.parameters() if p.requires_grad]
     for key, value in losses.items():
-        grads = torch.autograd.grad(value, params, retain_graph=True,
-                                    allow_unused=True)
+        grads = torch.autograd.grad(
+            value, params, retain_graph=True, allow_unused=True)
         total = sum(float(g.abs().sum()) for g in grads if g is not None)
         assert total > 0, f'{key} does not reach the backbone'
 
@@ -90,7 +90,8 @@ def test_imag_at_phi_zero_equals_reg(build_model, batch, monkeypatch):
     # shared terms of L_imag and L_reg must coincide.
     model = build_model(FULL).eval()
     monkeypatch.setattr(
-        loss_routing, 'sample_angles',
+        loss_routing,
+        'sample_angles',
         lambda b, v, device, generator=None: torch.zeros(b, v, device=device))
     inputs, samples = batch(['gt3d', 'gt3d'])
     with torch.no_grad():
@@ -119,23 +120,33 @@ def test_cons_is_zero_for_view_consistent_prediction(build_model):
     routing = loss_routing.LabelTypeRouting()
 
     def cons_weight(label):
-        targets = dict(label_type=torch.full((3, ), LABEL_TYPES.index(label)),
-                       has_smpl=torch.zeros(3), has_kp3d=torch.zeros(3))
+        targets = dict(
+            label_type=torch.full((3, ), LABEL_TYPES.index(label)),
+            has_smpl=torch.zeros(3),
+            has_kp3d=torch.zeros(3))
         return routing.term_weights(targets, 'cons')['pose']
 
     weight = cons_weight('2d_only')
-    losses = head.consistency_loss(pred(phi1, betas), pred(phi2, betas),
-                                   phi1, phi2, sample_weight=weight)
+    losses = head.consistency_loss(
+        pred(phi1, betas), pred(phi2, betas), phi1, phi2, sample_weight=weight)
     for value in losses.values():
         assert float(value) < 1e-10
     # Not consistent (wrong view sign) -> positive.
-    losses = head.consistency_loss(pred(-phi1, betas), pred(phi2, betas),
-                                   phi1, phi2, sample_weight=weight)
+    losses = head.consistency_loss(
+        pred(-phi1, betas),
+        pred(phi2, betas),
+        phi1,
+        phi2,
+        sample_weight=weight)
     assert float(losses['loss_cons_pose'].detach()) > 1e-3
     # The same inconsistency on GT-3D samples is masked out of L_cons.
     weight = cons_weight('gt3d')
-    losses = head.consistency_loss(pred(-phi1, betas), pred(phi2, 2 * betas),
-                                   phi1, phi2, sample_weight=weight)
+    losses = head.consistency_loss(
+        pred(-phi1, betas),
+        pred(phi2, 2 * betas),
+        phi1,
+        phi2,
+        sample_weight=weight)
     assert all(float(v) == 0 for v in losses.values())
 
 
@@ -147,8 +158,8 @@ def test_per_sample_masks_by_input_gradient(build_model, batch):
     model = _calibrated_eval(build_model(FULL), inputs)
     inputs.requires_grad_()
     losses = model.loss(inputs, samples)
-    g_imag, = torch.autograd.grad(_sum(losses, 'loss_imag'), inputs,
-                                  retain_graph=True)
+    g_imag, = torch.autograd.grad(
+        _sum(losses, 'loss_imag'), inputs, retain_graph=True)
     g_cons, = torch.autograd.grad(_sum(losses, 'loss_cons'), inputs)
     seen_imag = [bool(g_imag[i].abs().sum() > 0) for i in range(3)]
     seen_cons = [bool(g_cons[i].abs().sum() > 0) for i in range(3)]
@@ -158,12 +169,16 @@ def test_per_sample_masks_by_input_gradient(build_model, batch):
 
 def test_reg_only_and_plain_baseline(build_model, batch):
     inputs, samples = batch(['gt3d', '2d_only'])
-    reg_only = build_model(FULL, {'train_cfg.imag': False,
-                                  'train_cfg.cons': False,
-                                  'silhouette_head': None})
+    reg_only = build_model(FULL, {
+        'train_cfg.imag': False,
+        'train_cfg.cons': False,
+        'silhouette_head': None
+    })
     keys = set(reg_only(inputs, samples, mode='loss'))
-    assert keys == {f'loss_reg_{t}' for t in
-                    ('keypoints2d', 'keypoints3d', 'pose', 'betas', 'cam')}
+    assert keys == {
+        f'loss_reg_{t}'
+        for t in ('keypoints2d', 'keypoints3d', 'pose', 'betas', 'cam')
+    }
 
     baseline = build_model(BASELINE)
     assert baseline.silhouette_head is None and not baseline.view_aware
@@ -175,21 +190,28 @@ def test_reg_only_and_plain_baseline(build_model, batch):
 
 
 def test_predict_fields_esv_and_views(build_model, batch):
-    model = build_model(FULL, {'test_cfg.esv_angles': 8,
-                               'test_cfg.esv_max_samples': 1,
-                               'test_cfg.view_chunk': 3})
+    model = build_model(
+        FULL, {
+            'test_cfg.esv_angles': 8,
+            'test_cfg.esv_max_samples': 1,
+            'test_cfg.view_chunk': 3
+        })
     inputs, samples = batch(['gt3d', '2d_only'])
     model = _calibrated_eval(model, inputs)
     samples[1].set_metainfo(dict(gender='female'))
     with torch.no_grad():
         out = model.predict(inputs, samples)
-        views = model.predict_views(inputs, [0., 0.5 * math.pi, math.pi],
-                                    return_vertices=True)
+        views = model.predict_views(
+            inputs, [0., 0.5 * math.pi, math.pi], return_vertices=True)
         tensor = model(inputs, None, mode='tensor')
-    shapes = dict(pred_global_orient=(3, 3), pred_body_pose=(23, 3, 3),
-                  pred_betas=(10, ), pred_cam=(3, ),
-                  pred_vertices=(6890, 3), pred_keypoints3d=(49, 3),
-                  pred_keypoints2d=(49, 2))
+    shapes = dict(
+        pred_global_orient=(3, 3),
+        pred_body_pose=(23, 3, 3),
+        pred_betas=(10, ),
+        pred_cam=(3, ),
+        pred_vertices=(6890, 3),
+        pred_keypoints3d=(49, 3),
+        pred_keypoints2d=(49, 2))
     for sample in out:
         for key, shape in shapes.items():
             assert tuple(sample.get(key).shape) == shape, key
@@ -197,34 +219,44 @@ def test_predict_fields_esv_and_views(build_model, batch):
     # ESV subset: sample_idx 0 only, 8 azimuths, chunked 3 + 3 + 2.
     assert tuple(out[0].pred_betas_views.shape) == (8, 10)
     assert 'pred_betas_views' not in out[1]
-    assert torch.allclose(out[0].pred_betas_views[0], out[0].pred_betas,
-                          atol=1e-5)
-    assert {k: tuple(v.shape) for k, v in views.items()} == dict(
-        betas=(2, 3, 10), rotmat=(2, 3, 24, 3, 3), cam=(2, 3, 3),
-        vertices=(2, 3, 6890, 3), silhouette_logits=(2, 3, 128, 128))
+    assert torch.allclose(
+        out[0].pred_betas_views[0], out[0].pred_betas, atol=1e-5)
+    assert {
+        k: tuple(v.shape)
+        for k, v in views.items()
+    } == dict(
+        betas=(2, 3, 10),
+        rotmat=(2, 3, 24, 3, 3),
+        cam=(2, 3, 3),
+        vertices=(2, 3, 6890, 3),
+        silhouette_logits=(2, 3, 128, 128))
     # phi = 0 of predict_views is the canonical prediction; other views differ.
-    assert torch.allclose(views['betas'][:, 0], tensor['pred_betas'],
-                          atol=1e-5)
+    assert torch.allclose(
+        views['betas'][:, 0], tensor['pred_betas'], atol=1e-5)
     assert (views['rotmat'][:, 0] - views['rotmat'][:, 2]).abs().max() > 1e-4
     assert tuple(tensor['silhouette_logits'].shape) == (2, 128, 128)
 
 
-def test_predict_unseen_views_and_metric(build_model, batch,
-                                        body_model_root):
+def test_predict_unseen_views_and_metric(build_model, batch, body_model_root):
     from mmhuman_imphmr.evaluation import UnseenViewMetric
     angles = (90., 180., 270.)
-    model = build_model(FULL, {'test_cfg.nv_angles': angles,
-                               'test_cfg.view_chunk': 2})
+    model = build_model(FULL, {
+        'test_cfg.nv_angles': angles,
+        'test_cfg.view_chunk': 2
+    })
     inputs, samples = batch(['gt3d', '2d_only'])
     model = _calibrated_eval(model, inputs)
     with torch.no_grad():
         out = model.predict(inputs, samples)
         views = model.predict_views(inputs, [math.radians(a) for a in angles])
         tensor = model(inputs, None, mode='tensor')
-    shapes = dict(pred_view_angles=(3, ), pred_view_rotmat=(3, 24, 3, 3),
-                  pred_view_betas=(3, 10), pred_view_silhouette=(3, 128, 128))
-    gt_shapes = dict(gt_view_silhouette=(3, 128, 128),
-                     gt_view_silhouette_valid=(3, ))
+    shapes = dict(
+        pred_view_angles=(3, ),
+        pred_view_rotmat=(3, 24, 3, 3),
+        pred_view_betas=(3, 10),
+        pred_view_silhouette=(3, 128, 128))
+    gt_shapes = dict(
+        gt_view_silhouette=(3, 128, 128), gt_view_silhouette_valid=(3, ))
     for i, sample in enumerate(out):
         for key, shape in shapes.items():
             value = sample.get(key)
@@ -233,15 +265,15 @@ def test_predict_unseen_views_and_metric(build_model, batch,
         assert sample.pred_view_angles.tolist() == list(angles)
         assert sample.pred_view_silhouette.dtype == torch.bool
         # The same views as predict_views (one backbone pass, chunked 2 + 1).
-        assert torch.allclose(sample.pred_view_rotmat, views['rotmat'][i],
-                              atol=1e-5)
-        assert torch.allclose(sample.pred_view_betas, views['betas'][i],
-                              atol=1e-5)
+        assert torch.allclose(
+            sample.pred_view_rotmat, views['rotmat'][i], atol=1e-5)
+        assert torch.allclose(
+            sample.pred_view_betas, views['betas'][i], atol=1e-5)
         assert torch.equal(sample.pred_view_silhouette,
                            views['silhouette_logits'][i].sigmoid() > 0.5)
         # The canonical outputs are unchanged.
-        assert torch.allclose(sample.pred_betas, tensor['pred_betas'][i],
-                              atol=1e-5)
+        assert torch.allclose(
+            sample.pred_betas, tensor['pred_betas'][i], atol=1e-5)
     # GT silhouettes only where there is GT SMPL (the 2d_only sample has
     # none); the synthetic camera fits, so the target is valid and not empty.
     for key, shape in gt_shapes.items():
@@ -255,8 +287,11 @@ def test_predict_unseen_views_and_metric(build_model, batch,
         body_model=dict(type='SMPL', model_path=body_model_root))
     metric.process({}, [s.to_dict() for s in out])
     result = metric.compute_metrics(metric.results)
-    expected = {f'{k}_{a}' for k in ('nv_mpjpe', 'orient_err', 'nv_iou')
-                for a in (90, 180, 270)}
+    expected = {
+        f'{k}_{a}'
+        for k in ('nv_mpjpe', 'orient_err', 'nv_iou')
+        for a in (90, 180, 270)
+    }
     expected |= {'nv_mpjpe', 'orient_err', 'nv_iou', 'orient_err_0'}
     assert set(result) == expected
     assert all(math.isfinite(v) for v in result.values())
@@ -284,8 +319,10 @@ def test_bad_config_keys_are_refused(build_model):
 def test_parts_that_cannot_work_together_fail_at_build(build_model):
     # A silhouette head on a neck that renders no map.
     with pytest.raises(ValueError, match='renders none'):
-        build_model(FULL, {'neck': dict(_delete_=True, type='GlobalPoolNeck',
-                                        in_channels=2048)})
+        build_model(FULL, {
+            'neck':
+            dict(_delete_=True, type='GlobalPoolNeck', in_channels=2048)
+        })
     # A silhouette head that no loss would train (DDP would hang on it).
     with pytest.raises(ValueError, match='imag=False'):
         build_model(FULL, {'train_cfg.imag': False})
@@ -307,15 +344,17 @@ def test_parameter_counts(body_model_root):
         cfg.head.mean_params = None
         cfg.head.body_model.model_path = body_model_root
         model = MODELS.build(cfg)
-        parts = {k: sum(p.numel() for p in getattr(model, k).parameters())
-                 for k in ('backbone', 'neck', 'head')}
+        parts = {
+            k: sum(p.numel() for p in getattr(model, k).parameters())
+            for k in ('backbone', 'neck', 'head')
+        }
         parts['silhouette_head'] = (
-            0 if model.silhouette_head is None else
-            sum(p.numel() for p in model.silhouette_head.parameters()))
+            0 if model.silhouette_head is None else sum(
+                p.numel() for p in model.silhouette_head.parameters()))
         parts['total'] = sum(p.numel() for p in model.parameters())
         counts[name] = parts
         print(f'\n{name}: ' + ', '.join(f'{k} {v / 1e6:.3f}M'
-                                         for k, v in parts.items()))
+                                        for k, v in parts.items()))
     # Same backbone and regressor; the Table 4 baseline replaces the field
     # and its aggregation by a parameter-matched MLP on the latent (within 2%
     # of ImpHMR's prediction network; the silhouette decoder is
@@ -327,9 +366,9 @@ def test_parameter_counts(body_model_root):
     assert counts[BASELINE]['silhouette_head'] == 0
 
 
-@pytest.mark.parametrize('labels', [
-    ['gt3d', '2d_only'], ['gt3d', 'gt3d'], ['pseudo_smpl', 'pseudo_smpl'],
-    ['2d_only', '2d_only']])
+@pytest.mark.parametrize('labels', [['gt3d', '2d_only'], ['gt3d', 'gt3d'],
+                                    ['pseudo_smpl', 'pseudo_smpl'],
+                                    ['2d_only', '2d_only']])
 @pytest.mark.parametrize('config', [FULL, BASELINE, PTN])
 def test_every_parameter_gets_a_gradient(build_model, batch, config, labels):
     # DDP (tools/dist_train.sh, find_unused_parameters=False by default)
@@ -341,8 +380,10 @@ def test_every_parameter_gets_a_gradient(build_model, batch, config, labels):
     model.train()
     losses = model(*batch(labels), mode='loss')
     sum(losses.values()).backward()
-    unused = [name for name, p in model.named_parameters()
-              if p.requires_grad and p.grad is None]
+    unused = [
+        name for name, p in model.named_parameters()
+        if p.requires_grad and p.grad is None
+    ]
     assert not unused, f'{config} {labels}: no gradient for {unused}'
 
 

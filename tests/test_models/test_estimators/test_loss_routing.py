@@ -19,7 +19,8 @@ from mmhuman_imphmr.utils.constants import LABEL_TYPES
 def _targets(types, has_smpl, has_kp3d):
     return dict(
         label_type=torch.tensor([LABEL_TYPES.index(t) for t in types]),
-        has_smpl=torch.tensor(has_smpl), has_kp3d=torch.tensor(has_kp3d))
+        has_smpl=torch.tensor(has_smpl),
+        has_kp3d=torch.tensor(has_kp3d))
 
 
 # H36M-like, EFT-like, 2D-only, and a 2D-only sample whose file has SMPL.
@@ -53,8 +54,8 @@ def test_switches_and_custom_routes():
     # The Table 4 rows switch whole losses off.
     reg_imag = LabelTypeRouting(enabled=('reg', 'imag'))
     assert reg_imag.term_weights(TARGETS, 'cons')['pose'].tolist() == [0.] * 4
-    assert reg_imag.sample_mask(TARGETS['label_type'], 'imag').tolist() == [
-        1., 1., 0., 0.]
+    assert reg_imag.sample_mask(TARGETS['label_type'],
+                                'imag').tolist() == [1., 1., 0., 0.]
     # A config can re-route a label type.
     no_cons_on_eft = LabelTypeRouting(routes={'pseudo_smpl': ('reg', 'imag')})
     assert no_cons_on_eft.sample_mask(TARGETS['label_type'],

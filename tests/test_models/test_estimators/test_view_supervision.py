@@ -15,9 +15,11 @@ def _sample(has_smpl: float, seed: int) -> MeshDataSample:
     g = torch.Generator().manual_seed(seed)
     s = MeshDataSample(metainfo=dict(gender='neutral', sample_idx=seed))
     s.gt_keypoints2d = torch.cat(
-        [torch.rand(49, 2, generator=g) * 2 - 1, torch.ones(49, 1)], dim=1)
+        [torch.rand(49, 2, generator=g) * 2 - 1,
+         torch.ones(49, 1)], dim=1)
     s.gt_keypoints3d = torch.cat(
-        [torch.randn(24, 3, generator=g), torch.ones(24, 1)], dim=1)
+        [torch.randn(24, 3, generator=g),
+         torch.ones(24, 1)], dim=1)
     s.gt_global_orient = torch.randn(3, generator=g)
     s.gt_body_pose = 0.3 * torch.randn(69, generator=g)
     s.gt_betas = torch.randn(10, generator=g)
@@ -52,10 +54,10 @@ def test_stack_targets_label_types_declared_or_inferred():
     declared.set_metainfo(dict(label_type='2d_only'))
     eft = _sample(1., 1)
     eft.has_kp3d = torch.tensor(0.)
-    t = stack_targets([declared, _sample(1., 2), eft, _sample(0., 3)],
-                      torch.device('cpu'))
-    assert [LABEL_TYPES[i] for i in t['label_type'].tolist()] == [
-        '2d_only', 'gt3d', 'pseudo_smpl', '2d_only']
+    t = stack_targets([declared, _sample(1., 2), eft,
+                       _sample(0., 3)], torch.device('cpu'))
+    assert [LABEL_TYPES[i] for i in t['label_type'].tolist()
+            ] == ['2d_only', 'gt3d', 'pseudo_smpl', '2d_only']
     bad = _sample(1., 0)
     bad.set_metainfo(dict(label_type='3d'))
     with pytest.raises(ValueError, match="label_type='3d'"):
@@ -86,15 +88,17 @@ def test_rotate_targets_changes_only_root_and_keeps_pelvis():
     # Body pose and confidences unchanged; root = R_y(-phi) R_root
     # (DESIGN §3).
     assert torch.equal(v['rotmat'][:, 1:], t['rotmat'][:, 1:])
-    assert torch.allclose(v['rotmat'][0, 0],
-                          rotation_y(-0.7) @ t['rotmat'][0, 0], atol=1e-6)
+    assert torch.allclose(
+        v['rotmat'][0, 0], rotation_y(-0.7) @ t['rotmat'][0, 0], atol=1e-6)
     assert torch.equal(v['keypoints3d'][..., 3], t['keypoints3d'][..., 3])
+
     # The pelvis (mean of the hips, joints 2 and 3 of the 24) stays put and
     # the bone lengths are preserved: a rigid turn about the pelvis.
     def pelvis(k):
         return 0.5 * (k[:, 2, :3] + k[:, 3, :3])
-    assert torch.allclose(pelvis(v['keypoints3d']),
-                          pelvis(t['keypoints3d']), atol=1e-6)
+
+    assert torch.allclose(
+        pelvis(v['keypoints3d']), pelvis(t['keypoints3d']), atol=1e-6)
     d0 = torch.cdist(t['keypoints3d'][0, :, :3], t['keypoints3d'][0, :, :3])
     d1 = torch.cdist(v['keypoints3d'][0, :, :3], v['keypoints3d'][0, :, :3])
     assert torch.allclose(d0, d1, atol=1e-5)

@@ -23,14 +23,18 @@ def test_output_is_128_for_every_map_size(size):
 
 def test_paper_layout_five_deconv_bn_relu_then_logit_conv():
     head = MODELS.build(dict(type='SilhouetteHead', in_channels=2048))
-    kinds = [nn.ConvTranspose2d if isinstance(m, nn.ConvTranspose2d) else
-             type(m) for m in head.deconv_layers]
+    kinds = [
+        nn.ConvTranspose2d if isinstance(m, nn.ConvTranspose2d) else type(m)
+        for m in head.deconv_layers
+    ]
     assert kinds == [nn.ConvTranspose2d, nn.BatchNorm2d, nn.ReLU] * 5
-    deconvs = [m for m in head.deconv_layers
-               if isinstance(m, nn.ConvTranspose2d)]
+    deconvs = [
+        m for m in head.deconv_layers if isinstance(m, nn.ConvTranspose2d)
+    ]
     assert deconvs[0].in_channels == 2048
-    assert all(d.kernel_size == (4, 4) and d.stride == (2, 2) and
-               d.padding == (1, 1) for d in deconvs)
+    assert all(
+        d.kernel_size == (4, 4) and d.stride == (2, 2) and d.padding == (1, 1)
+        for d in deconvs)
     assert head.final_layer.out_channels == 1
     with pytest.raises(ValueError, match='out_size'):
         SilhouetteHead(in_channels=8, channels=(8, ) * 4)
@@ -85,15 +89,18 @@ def test_silhouette_targets_follow_the_gt_camera_and_view(body_model_root):
     # 2D keypoints made with the camera (0.9, 0.2, 0): the person is shifted
     # right in the crop.
     orient = torch.tensor([[math.pi, 0., 0.]])
-    out = smpl(global_orient=orient, body_pose=torch.zeros(1, 69),
-               betas=torch.zeros(1, 10))
+    out = smpl(
+        global_orient=orient,
+        body_pose=torch.zeros(1, 69),
+        betas=torch.zeros(1, 10))
     cam = torch.tensor([[0.9, 0.2, 0.]])
     kp2d = perspective_projection(out['joints'],
                                   weak_perspective_to_translation(cam))
-    targets = dict(rotmat=axis_angle_to_rotmat(
-        torch.cat([orient, torch.zeros(1, 69)], 1).view(1, 24, 3)),
-                   betas=torch.zeros(1, 10),
-                   keypoints2d=torch.cat([kp2d, torch.ones(1, 49, 1)], -1))
+    targets = dict(
+        rotmat=axis_angle_to_rotmat(
+            torch.cat([orient, torch.zeros(1, 69)], 1).view(1, 24, 3)),
+        betas=torch.zeros(1, 10),
+        keypoints2d=torch.cat([kp2d, torch.ones(1, 49, 1)], -1))
 
     def render(phi):
         silh, ok = head.make_targets(smpl, targets, torch.tensor([phi]))
@@ -141,5 +148,8 @@ def test_rasterizer_is_configurable():
         # Selecting the PyTorch3D backend reaches it (and fails with its
         # install hint here, where pytorch3d has no wheel).
         with pytest.raises(ImportError, match='pytorch3d'):
-            SilhouetteHead(in_channels=8, channels=(4, ) * 4, out_size=64,
-                           rasterizer=dict(type='PyTorch3DRasterizer'))
+            SilhouetteHead(
+                in_channels=8,
+                channels=(4, ) * 4,
+                out_size=64,
+                rasterizer=dict(type='PyTorch3DRasterizer'))

@@ -42,8 +42,8 @@ def test_2d_known_value_and_openpose_split():
     pred[:, :25, 0] = 1.0
     pred[:, 25:, 0] = 0.1
     expected = 24 * 0.01 / 98
-    torch.testing.assert_close(keypoint_2d_loss(pred, target),
-                               torch.tensor(expected))
+    torch.testing.assert_close(
+        keypoint_2d_loss(pred, target), torch.tensor(expected))
     # openpose_weight = 1 adds 25 * 1.0 / 98.
     torch.testing.assert_close(
         keypoint_2d_loss(pred, target, openpose_weight=1.),
@@ -63,8 +63,8 @@ def test_2d_masked_sample_contributes_nothing():
     pred = target[..., :2].clone()
     pred[1] += 3.
     target[1, :, :2] = float('nan')  # garbage label of an unlabelled sample
-    loss = keypoint_2d_loss(pred.requires_grad_(), target,
-                            weight=torch.tensor([1., 0.]))
+    loss = keypoint_2d_loss(
+        pred.requires_grad_(), target, weight=torch.tensor([1., 0.]))
     assert loss.item() == 0.
     loss.backward()
     assert torch.isfinite(pred.grad).all()
@@ -97,8 +97,8 @@ def test_3d_known_value():
     target[..., 3] = 1.
     pred = torch.zeros(1, 24, 3)
     pred[0, 0, 2] = 1.
-    torch.testing.assert_close(keypoint_3d_loss(pred, target),
-                               torch.tensor(1 / 72))
+    torch.testing.assert_close(
+        keypoint_3d_loss(pred, target), torch.tensor(1 / 72))
 
 
 def test_3d_masked_and_all_masked():

@@ -26,8 +26,7 @@ def test_pose_known_value():
     target = torch.eye(3).expand(1, 24, 3, 3).clone()
     pred = target.clone()
     pred[0, 3] = torch.diag(torch.tensor([-1., -1., 1.]))
-    torch.testing.assert_close(pose_loss(pred, target),
-                               torch.tensor(8 / 216))
+    torch.testing.assert_close(pose_loss(pred, target), torch.tensor(8 / 216))
 
 
 def test_betas_masked_mean_over_valid_samples_only():
@@ -50,8 +49,8 @@ def test_all_masked_gives_zero_with_graph():
 def test_camera_prior_value():
     # (exp(-10 s))^2 at s = 0 is 1, at s = 0.1 is exp(-2).
     cam = torch.tensor([[0., 0., 0.], [0.1, 5., 5.]])
-    torch.testing.assert_close(camera_prior_loss(cam),
-                               torch.tensor((1 + math.exp(-2)) / 2))
+    torch.testing.assert_close(
+        camera_prior_loss(cam), torch.tensor((1 + math.exp(-2)) / 2))
 
 
 def test_consistency_zero_for_view_consistent_prediction():
@@ -78,17 +77,17 @@ def test_consistency_stop_gradient_and_mask():
     betas_a = torch.randn(2, 10, requires_grad=True)
     betas_b = torch.randn(2, 10, requires_grad=True)
     phi = torch.zeros(2)
-    lp, lb = view_consistency_loss(rot_a, betas_a, rot_b, betas_b, phi, phi,
-                                   stop_gradient='a')
+    lp, lb = view_consistency_loss(
+        rot_a, betas_a, rot_b, betas_b, phi, phi, stop_gradient='a')
     (lp + lb).backward()
     assert rot_a.grad is None and betas_a.grad is None
     assert rot_b.grad.abs().sum() > 0
-    lp, lb = view_consistency_loss(rot_a, betas_a, rot_b, betas_b, phi, phi,
-                                   weight=torch.zeros(2))
+    lp, lb = view_consistency_loss(
+        rot_a, betas_a, rot_b, betas_b, phi, phi, weight=torch.zeros(2))
     assert lp.item() == 0. and lb.item() == 0.
     with pytest.raises(ValueError, match='stop_gradient'):
-        view_consistency_loss(rot_a, betas_a, rot_b, betas_b, phi, phi,
-                              stop_gradient='both')
+        view_consistency_loss(
+            rot_a, betas_a, rot_b, betas_b, phi, phi, stop_gradient='both')
 
 
 def test_silhouette_loss_values():
@@ -96,9 +95,9 @@ def test_silhouette_loss_values():
     big = torch.full((2, 1, 8, 8), 50.)  # sigmoid = 1 (to float precision)
     assert silhouette_loss(big, target).item() < 1e-12
     # Zero logits -> 0.5 everywhere; squared error 0.25 per pixel.
-    torch.testing.assert_close(silhouette_loss(torch.zeros(2, 1, 8, 8),
-                                               target), torch.tensor(0.25))
+    torch.testing.assert_close(
+        silhouette_loss(torch.zeros(2, 1, 8, 8), target), torch.tensor(0.25))
     # A masked sample with a wrong prediction contributes nothing.
     logits = torch.stack([big[0], -big[1]])
-    assert silhouette_loss(logits, target,
-                           torch.tensor([1., 0.])).item() < 1e-12
+    assert silhouette_loss(logits, target, torch.tensor([1.,
+                                                         0.])).item() < 1e-12

@@ -17,11 +17,11 @@ from mmengine.config import Config
 
 from mmhuman_imphmr.registry import MODELS
 
-CONFIG_DIR = osp.normpath(osp.join(osp.dirname(__file__), '..', '..', '..',
-                                   'configs'))
+CONFIG_DIR = osp.normpath(
+    osp.join(osp.dirname(__file__), '..', '..', '..', 'configs'))
 QUICK_START, PAPER = 'imphmr_r18_synthetic.py', 'imphmr_r50_mix.py'
-GIRAFFE_READ_OUT = dict(density_activation='relu', density_bias=0.,
-                        density_noise_std=1.)
+GIRAFFE_READ_OUT = dict(
+    density_activation='relu', density_bias=0., density_noise_std=1.)
 PHI = torch.tensor([[0.0, math.pi / 2]] * 2)  # 0 and 90 degrees, 2 images
 # Relative change of the latent (max over channels / mean |latent|) that
 # counts as "different": a dead field gives exactly 0; measured minima are
@@ -58,8 +58,9 @@ def _dead_seeds(cfg, seeds, map_size, **override):
         images, views, opacity = _liveness(
             neck, _two_backbone_maps(neck.in_channels, map_size, seed))
         # eval opacity clearly inside (0, 1): neither empty nor saturated
-        ok = (images > MIN_CHANGE and views > MIN_CHANGE and
-              opacity.min() > 0.2 and opacity.max() < 0.8)
+        ok = (
+            images > MIN_CHANGE and views > MIN_CHANGE and opacity.min() > 0.2
+            and opacity.max() < 0.8)
         if not ok:
             dead.append((seed, images, views, float(opacity.min()),
                          float(opacity.max())))
@@ -83,8 +84,12 @@ def test_paper_neck_alive_in_eval():
 def test_giraffe_read_out_has_dead_seeds():
     """The same check has teeth: GIRAFFE's read-out (and no box, as before
     issue 13) fails it for some of the 20 seeds (5 measured)."""
-    dead = _dead_seeds(_neck_cfg(QUICK_START), range(20), map_size=2,
-                       bound=None, **GIRAFFE_READ_OUT)
+    dead = _dead_seeds(
+        _neck_cfg(QUICK_START),
+        range(20),
+        map_size=2,
+        bound=None,
+        **GIRAFFE_READ_OUT)
     assert len(dead) >= 1
 
 
@@ -137,7 +142,8 @@ def test_gradients_reach_the_density(train):
         assert sigma_out.weight.grad.abs().sum() > 0
     torch.manual_seed(2)
     giraffe = MODELS.build(dict(cfg, bound=None, **GIRAFFE_READ_OUT)).eval()
-    giraffe(_two_backbone_maps(512, 2, 2), PHI).latent.square().sum().backward()
+    giraffe(_two_backbone_maps(512, 2, 2),
+            PHI).latent.square().sum().backward()
     assert giraffe.field.sigma_out.bias.grad.abs() == 0
 
 
@@ -153,7 +159,8 @@ def test_full_quick_start_model_alive_in_eval(body_model_root,
     cfg.init_cfg = None
     cfg.head.mean_params = osp.join(body_model_root, 'smpl_mean_params.npz')
     cfg.head.body_model.model_path = body_model_root
-    images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    images = torch.randn(
+        2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     for seed in range(20):
         torch.manual_seed(seed)
         model = init_weights_quietly(MODELS.build(cfg)).eval()

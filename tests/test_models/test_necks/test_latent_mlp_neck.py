@@ -13,8 +13,8 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-CONFIG_DIR = osp.normpath(osp.join(osp.dirname(__file__), '..', '..', '..',
-                                   'configs'))
+CONFIG_DIR = osp.normpath(
+    osp.join(osp.dirname(__file__), '..', '..', '..', 'configs'))
 
 
 def _cfg(name):
@@ -37,14 +37,17 @@ def counts(body_model_root):
         cfg.head.mean_params = None
         cfg.head.body_model.model_path = body_model_root
         model = MODELS.build(cfg)
-        out[name] = {k: _count(getattr(model, k)) for k in
-                     ('backbone', 'neck', 'head', 'silhouette_head')}
+        out[name] = {
+            k: _count(getattr(model, k))
+            for k in ('backbone', 'neck', 'head', 'silhouette_head')
+        }
         out[name]['total'] = _count(model)
     return out
 
 
 def test_baseline_is_within_2_percent_of_imphmr(counts, capsys):
-    imphmr, baseline = counts['imphmr_r50_mix.py'], counts['baseline_r50_mix.py']
+    imphmr, baseline = counts['imphmr_r50_mix.py'], counts[
+        'baseline_r50_mix.py']
     with capsys.disabled():
         print('\nparameters:', counts)
     assert baseline['silhouette_head'] == 0
@@ -74,6 +77,6 @@ def test_plain_hmr_is_backbone_gap_regressor(counts):
     assert hmr['neck'] == 0 and hmr['silhouette_head'] == 0
     assert hmr['total'] == imphmr['backbone'] + imphmr['head']
     cfg = _cfg('hmr_r50_mix.py').model
-    assert cfg.neck == dict(type='GlobalPoolNeck', in_channels=2048,
-                            use_attention=False)
+    assert cfg.neck == dict(
+        type='GlobalPoolNeck', in_channels=2048, use_attention=False)
     assert not cfg.train_cfg.imag and not cfg.train_cfg.cons

@@ -27,14 +27,17 @@ def gt_pixel(p, phi, size, projection):
 @pytest.mark.parametrize('projection', ['orthographic', 'perspective'])
 @pytest.mark.parametrize('phi', [0.0, math.pi / 2, -math.pi / 2, math.pi])
 def test_hot_voxel_moves_by_minus_phi(projection, phi):
-    neck = PTNNeck(in_channels=4, decoder_channels=(2, 2), projection=projection)
+    neck = PTNNeck(
+        in_channels=4, decoder_channels=(2, 2), projection=projection)
     volume = torch.zeros(1, 1, 4, 4, 4)  # axes (z, y, x)
     # an interior voxel: perspective rays through the border columns leave
     # the cube before reaching the far half, so an edge voxel may be clipped
-    volume[0, 0, 1, 1, 2] = 1.0  # voxel centre (x, y, z) = (0.25, -0.25, -0.25)
+    # voxel centre (x, y, z) = (0.25, -0.25, -0.25)
+    volume[0, 0, 1, 1, 2] = 1.0
     fmap = neck.project(volume, torch.tensor([phi]))[0, 0]
     peak = divmod(int(fmap.argmax()), 4)
-    # phi = pi/2 and -pi/2 put it in different columns (2 vs 1): the sign matters
+    # phi = pi/2 and -pi/2 put it in different columns (2 vs 1): the sign
+    # matters
     assert peak == gt_pixel((0.25, -0.25, -0.25), phi, 4, projection)
     assert fmap.max() > 0.3  # perspective cells interpolate between voxels
     if projection == 'orthographic':
@@ -48,13 +51,15 @@ def test_orthographic_quarter_turn_is_an_index_rotation():
     y index h, and the view's depth runs along canonical x, which the max
     removes. So map[c, h, w] = max_x volume[c, 3 - w, h, x]."""
     torch.manual_seed(0)
-    neck = PTNNeck(in_channels=4, decoder_channels=(2, 2), projection='orthographic')
+    neck = PTNNeck(
+        in_channels=4, decoder_channels=(2, 2), projection='orthographic')
     volume = torch.randn(2, 3, 4, 4, 4)
     fmap = neck.project(volume, torch.full((2, ), math.pi / 2))
     expected = volume.amax(-1).flip(2).transpose(2, 3)  # (N, C, y->h, 3-z->w)
     torch.testing.assert_close(fmap, expected)
     # phi = 0 is the plain max over depth
-    torch.testing.assert_close(neck.project(volume, torch.zeros(2)), volume.amax(2))
+    torch.testing.assert_close(
+        neck.project(volume, torch.zeros(2)), volume.amax(2))
 
 
 def test_generated_volume_shape_and_bad_arguments():

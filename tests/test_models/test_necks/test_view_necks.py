@@ -80,9 +80,11 @@ def test_rows_are_b_major_and_none_is_phi_zero(cls):
         latent = neck(feats, phi).latent
         for b, v in itertools.product(range(2), range(3)):
             single = neck(feats[b:b + 1], phi[b:b + 1, v:v + 1]).latent[0]
-            torch.testing.assert_close(latent[b * 3 + v], single, atol=1e-5, rtol=1e-4)
-        torch.testing.assert_close(neck(feats, None).latent,
-                                   neck(feats, torch.zeros(2, 1)).latent)
+            torch.testing.assert_close(
+                latent[b * 3 + v], single, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            neck(feats, None).latent,
+            neck(feats, torch.zeros(2, 1)).latent)
 
 
 def test_template_method_order_and_checks():
@@ -118,6 +120,7 @@ def test_template_method_order_and_checks():
         toy(torch.ones(2, 4, 4, 4))
 
     class Wrong(Toy):
+
         def forward_views(self, z_fg, phi, num_views):
             return z_fg, None  # B rows where B*V are due, and no map
 
@@ -131,16 +134,21 @@ def test_template_method_order_and_checks():
         Incomplete(in_channels=3)  # forward_views is abstract
 
 
-@pytest.mark.parametrize('cls,aggregation,use_attention', [
-    (cls, agg, att) for cls in (FeatureFieldNeck, PTNNeck)
-    for agg in ('dwconv', 'gap', 'conv') for att in (True, False)])
+@pytest.mark.parametrize('cls,aggregation,use_attention',
+                         [(cls, agg, att)
+                          for cls in (FeatureFieldNeck, PTNNeck)
+                          for agg in ('dwconv', 'gap', 'conv')
+                          for att in (True, False)])
 def test_aggregation_and_attention_variants(cls, aggregation, use_attention):
-    cfg = dict(type=cls.__name__, aggregation=aggregation,
-               use_attention=use_attention, **SMALL[cls])
+    cfg = dict(
+        type=cls.__name__,
+        aggregation=aggregation,
+        use_attention=use_attention,
+        **SMALL[cls])
     neck = MODELS.build(cfg)  # registry build, as configs do
     assert neck.aggregation.mode == aggregation
-    assert any(n.startswith('attention.') for n, _ in
-               neck.named_parameters()) == use_attention
+    assert any(n.startswith('attention.')
+               for n, _ in neck.named_parameters()) == use_attention
     out = neck(torch.randn(2, C, 5, 5), torch.rand(2, 3))
     assert out.latent.shape == (6, C)
 
@@ -159,9 +167,12 @@ def test_feature_field_neck_exposes_the_density_choices():
     r = neck.renderer
     assert (r.density_activation, r.density_bias, r.density_noise_std,
             r.bound) == ('softplus', -1.0, 0.0, 1.1)
-    giraffe = FeatureFieldNeck(density_activation='relu', density_bias=0.,
-                               density_noise_std=1., bound=None,
-                               **SMALL[FeatureFieldNeck])
+    giraffe = FeatureFieldNeck(
+        density_activation='relu',
+        density_bias=0.,
+        density_noise_std=1.,
+        bound=None,
+        **SMALL[FeatureFieldNeck])
     r = giraffe.renderer
     assert (r.density_activation, r.density_bias, r.density_noise_std,
             r.bound) == ('relu', 0.0, 1.0, None)
@@ -171,8 +182,9 @@ def test_global_pool_neck_has_no_field_or_renderer():
     neck = GlobalPoolNeck(in_channels=C)
     names = [n for n, _ in neck.named_parameters()]
     assert names and all(n.startswith('attention.') for n in names), names
-    assert sum(p.numel() for p in GlobalPoolNeck(C, use_attention=False)
-               .parameters()) == 0
+    assert sum(
+        p.numel()
+        for p in GlobalPoolNeck(C, use_attention=False).parameters()) == 0
     feats = torch.randn(2, C, 5, 5)
     out = GlobalPoolNeck(C, use_attention=False)(feats, torch.rand(2, 3))
     # plain GAP, repeated over the 3 views (b-major)
@@ -184,8 +196,12 @@ def test_latent_mlp_neck_matches_its_documented_formula():
     """The docstring's MLP written out with the neck's own weights (no
     attention): the implementation must be exactly that function of GAP."""
     torch.manual_seed(0)
-    neck = LatentMLPNeck(in_channels=C, hidden_dim=16, num_layers=4,
-                         skip_layer=2, use_attention=False).eval()
+    neck = LatentMLPNeck(
+        in_channels=C,
+        hidden_dim=16,
+        num_layers=4,
+        skip_layer=2,
+        use_attention=False).eval()
     feats = torch.randn(3, C, 5, 5)
     z = feats.mean((2, 3))
     relu = torch.relu
@@ -216,11 +232,13 @@ def test_parameter_counts_at_2048(capsys):
         return i * o + o
 
     attention = 2 * 7 * 7 + 2  # conv without bias + BatchNorm(1)
-    latent_part = (lin(2048, 128) + 7 * lin(128, 128) + lin(2048, 128) +
-                   lin(128, 128) + lin(2048, 128) + lin(128, 2048))
+    latent_part = (
+        lin(2048, 128) + 7 * lin(128, 128) + lin(2048, 128) + lin(128, 128) +
+        lin(2048, 128) + lin(128, 2048))
     pe_part = lin(60, 128) + lin(60, 128) + lin(24, 128) + lin(128, 1)
     dwconv = 2048 * 16 + 2048
-    assert counts['FeatureFieldNeck'] == attention + latent_part + pe_part + dwconv
+    assert counts[
+        'FeatureFieldNeck'] == attention + latent_part + pe_part + dwconv
     assert counts['GlobalPoolNeck'] == attention
     # the baseline is the field's MLP without its x / r inputs, density
     # read-out and AGG (the docstring's 1,183,204)
@@ -234,16 +252,18 @@ def test_late_projection_is_exact():
     after rendering (bias weighted by the opacity) must equal the per-sample
     read-out; same weights, eval mode (no noise)."""
     torch.manual_seed(0)
-    early = FeatureFieldNeck(late_projection=False,
-                             **SMALL[FeatureFieldNeck]).eval()
-    late = FeatureFieldNeck(late_projection=True, **SMALL[FeatureFieldNeck]).eval()
+    early = FeatureFieldNeck(
+        late_projection=False, **SMALL[FeatureFieldNeck]).eval()
+    late = FeatureFieldNeck(
+        late_projection=True, **SMALL[FeatureFieldNeck]).eval()
     late.load_state_dict(early.state_dict())
     with torch.no_grad():  # make the bias matter
         early.field.feat_out.bias.normal_()
         late.field.feat_out.bias.copy_(early.field.feat_out.bias)
     feats, phi = torch.randn(2, C, 5, 5), torch.rand(2, 3) * 6.28
     a, b = early(feats, phi), late(feats, phi)
-    torch.testing.assert_close(a.feature_map, b.feature_map, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        a.feature_map, b.feature_map, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(a.latent, b.latent, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(a.opacity, b.opacity)
 

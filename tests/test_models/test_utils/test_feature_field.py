@@ -19,14 +19,16 @@ def test_positional_encoding_values():
     for k in range(3):
         expected += [math.sin(2**k * math.pi * float(t)) for t in s]
         expected += [math.cos(2**k * math.pi * float(t)) for t in s]
-    torch.testing.assert_close(out[0], torch.tensor(expected), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        out[0], torch.tensor(expected), atol=1e-6, rtol=0)
     with_input = PositionalEncoding(2, include_input=True)
     assert with_input(x).shape == (1, 3 + 12) and with_input.out_dim == 15
 
 
 def test_feature_field_shapes_and_paper_sizes():
     field = FeatureField(latent_dim=16, out_channels=7, hidden_dim=32)
-    assert field.pe_points.out_dim == 60 and field.pe_dirs.out_dim == 24  # L=10, L=4
+    # L=10, L=4
+    assert field.pe_points.out_dim == 60 and field.pe_dirs.out_dim == 24
     assert len(field.blocks) == 7  # 8 density layers = input layer + 7 blocks
     pts, dirs = torch.randn(3, 11, 3), torch.randn(3, 11, 3)
     sigma, feat = field(pts, dirs, torch.randn(3, 16))
@@ -55,7 +57,8 @@ def test_feature_field_conditioning_and_direction_scale():
 
 def test_feature_field_bad_arguments():
     with pytest.raises(ValueError, match='skip_layers'):
-        FeatureField(latent_dim=4, out_channels=4, num_layers=4, skip_layers=(3, ))
+        FeatureField(
+            latent_dim=4, out_channels=4, num_layers=4, skip_layers=(3, ))
     field = FeatureField(latent_dim=4, out_channels=4, hidden_dim=8)
     with pytest.raises(ValueError, match='latent'):
         field(torch.zeros(2, 3, 3), torch.ones(2, 3, 3), torch.zeros(1, 4))

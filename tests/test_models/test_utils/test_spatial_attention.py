@@ -13,8 +13,10 @@ def test_spatial_attention_matches_hand_computation():
         att.conv.weight[0, 1, 1, 1] = -2.0  # centre tap on the channel mean
         att.conv.bias.fill_(0.5)
     x = torch.randn(2, 5, 4, 6)
-    # with only centre taps the mask is sigmoid(max_c - 2 mean_c + 0.5) per pixel
-    mask = torch.sigmoid(x.amax(1, keepdim=True) - 2 * x.mean(1, keepdim=True) + 0.5)
+    # with only centre taps the mask is sigmoid(max_c - 2 mean_c + 0.5) per
+    # pixel
+    mask = torch.sigmoid(
+        x.amax(1, keepdim=True) - 2 * x.mean(1, keepdim=True) + 0.5)
     torch.testing.assert_close(att(x), x * mask)
 
 

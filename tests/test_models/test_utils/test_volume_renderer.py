@@ -57,8 +57,8 @@ def test_constant_slab_closed_form():
     (1 - prod_n (1 - alpha_n)) f`` the map must be ``(1 - exp(-sigma L)) f``.
     """
     size, ns, near, far, sigma0 = 4, 32, 0.5, 6.0, 0.7
-    renderer = VolumeRenderer(map_size=size, num_samples=ns, near=near,
-                              far=far, **EXACT).eval()
+    renderer = VolumeRenderer(
+        map_size=size, num_samples=ns, near=near, far=far, **EXACT).eval()
     step = (far - near) / (ns - 1)
     a, b = 10, 17  # slab sample indices, away from the last sample
     lo, hi = near + (a - 0.5) * step, near + (b + 0.5) * step
@@ -75,9 +75,11 @@ def test_constant_slab_closed_form():
     for i in range(size):
         for j in range(size):
             u, v = (2 * j + 1) / size - 1, (2 * i + 1) / size - 1
-            length = (b - a + 1) * step * math.sqrt(1 + (u * u + v * v) * half * half)
+            length = (b - a +
+                      1) * step * math.sqrt(1 + (u * u + v * v) * half * half)
             expected = (1 - math.exp(-sigma0 * length)) * feat
-            torch.testing.assert_close(fmap[0, :, i, j], expected, rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(
+                fmap[0, :, i, j], expected, rtol=1e-5, atol=1e-5)
 
 
 def test_constant_everywhere_is_opaque():
@@ -90,7 +92,8 @@ def test_constant_everywhere_is_opaque():
         sigma = torch.full(points.shape[:2], 0.05)
         return sigma, feat.expand(*sigma.shape, 2)
 
-    fmap, extras = renderer(field, torch.tensor([0.3, 2.0]), return_extras=True)
+    fmap, extras = renderer(
+        field, torch.tensor([0.3, 2.0]), return_extras=True)
     torch.testing.assert_close(fmap, feat.view(1, 2, 1, 1).expand(2, 2, 2, 2))
     torch.testing.assert_close(extras['opacity'], torch.ones(2, 2, 2))
 
@@ -104,7 +107,8 @@ def test_blob_appears_where_gt_transform_puts_it(phi, size):
     # the test is only meaningful if p does not project onto a pixel border
     assert min(row % 1, 1 - row % 1, col % 1, 1 - col % 1) > 0.1
     renderer = VolumeRenderer(map_size=size, num_samples=128, **EXACT).eval()
-    _, extras = renderer(blob_field(p), torch.tensor([phi]), return_extras=True)
+    _, extras = renderer(
+        blob_field(p), torch.tensor([phi]), return_extras=True)
     opacity = extras['opacity'][0]
     assert opacity.max() > 0.05
     peak = divmod(int(opacity.argmax()), size)
@@ -120,10 +124,12 @@ def test_view_phi_equals_canonical_view_of_rotated_point(phi):
     c, s = math.cos(phi), math.sin(phi)
     q = torch.tensor([c * p[0] - s * p[2], p[1], s * p[0] + c * p[2]])
     renderer = VolumeRenderer(map_size=6, num_samples=64, **EXACT).eval()
-    _, at_phi = renderer(blob_field(p), torch.tensor([phi]), return_extras=True)
+    _, at_phi = renderer(
+        blob_field(p), torch.tensor([phi]), return_extras=True)
     _, canon = renderer(blob_field(q), torch.tensor([0.0]), return_extras=True)
     assert canon['opacity'].max() > 0.05
-    torch.testing.assert_close(at_phi['opacity'], canon['opacity'], atol=2e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        at_phi['opacity'], canon['opacity'], atol=2e-5, rtol=1e-4)
 
 
 def _small_field():
@@ -152,11 +158,13 @@ def test_training_differs_from_eval_only_by_the_depth_jitter():
     renderer.train()
     t1, t2 = renderer(field, phi), renderer(field, phi)
     assert (t1 - t2).abs().max() > 1e-4  # stratified jitter in training
-    quiet = VolumeRenderer(map_size=2, num_samples=16, stratified=False).train()
+    quiet = VolumeRenderer(
+        map_size=2, num_samples=16, stratified=False).train()
     torch.testing.assert_close(quiet(field, phi), e1)  # nothing else differs
     # GIRAFFE's N(0, 1) density noise (opt-in) changes training renders
-    noisy = VolumeRenderer(map_size=2, num_samples=16, stratified=False,
-                           density_noise_std=1.0).train()
+    noisy = VolumeRenderer(
+        map_size=2, num_samples=16, stratified=False,
+        density_noise_std=1.0).train()
     assert (noisy(field, phi) - e1).abs().max() > 1e-4
     torch.testing.assert_close(noisy.eval()(field, phi), e1)
 
@@ -196,9 +204,11 @@ def _oracle_points(phi, size, num_samples):
 
 
 def _constant_raw(value):
+
     def field(points, dirs):
         raw = torch.full(points.shape[:2], value)
         return raw, torch.ones_like(raw).unsqueeze(-1)
+
     return field
 
 
@@ -206,15 +216,15 @@ def _constant_raw(value):
 def test_density_is_zero_outside_the_box_by_default(phi):
     renderer = VolumeRenderer(map_size=4).eval()
     assert renderer.bound == 1.1  # GIRAFFE's box [-1, 1]^3 padded by 0.1
-    _, extras = renderer(_constant_raw(3.0), torch.tensor([phi]),
-                         return_extras=True)
+    _, extras = renderer(
+        _constant_raw(3.0), torch.tensor([phi]), return_extras=True)
     density = extras['density'][0]  # (H, W, S)
     inside = (_oracle_points(phi, 4, 32).abs() <= 1.1).all(-1)
     assert inside.any() and (~inside).any()
     assert (density[~inside] == 0).all()
-    torch.testing.assert_close(density[inside],
-                               torch.full_like(density[inside],
-                                               math.log1p(math.exp(2.0))))
+    torch.testing.assert_close(
+        density[inside],
+        torch.full_like(density[inside], math.log1p(math.exp(2.0))))
     # the 1e10 interval after the last sample lies outside the box, so a
     # field that is dense everywhere is not made opaque by it
     assert (extras['opacity'] < 1 - 1e-3).all()
@@ -266,13 +276,18 @@ def test_box_removes_the_ghost_of_a_periodic_field():
     def blob(points, period=None):
         q = points - centre
         if period is not None:
-            q = torch.cat([q[..., :2], torch.remainder(q[..., 2:] + period / 2,
-                                                       period) - period / 2], -1)
-        sigma = torch.relu(1 - (q ** 2).sum(-1) / radius ** 2)
+            q = torch.cat([
+                q[..., :2],
+                torch.remainder(q[..., 2:] + period / 2, period) - period / 2
+            ], -1)
+        sigma = torch.relu(1 - (q**2).sum(-1) / radius**2)
         return sigma, torch.ones_like(sigma).unsqueeze(-1)
 
-    kw = dict(map_size=1, num_samples=128, density_activation='relu',
-              density_bias=0.)
+    kw = dict(
+        map_size=1,
+        num_samples=128,
+        density_activation='relu',
+        density_bias=0.)
     phi = torch.zeros(1)
     periodic = lambda p, d: blob(p, period=4.0)  # noqa: E731
     single = lambda p, d: blob(p)  # noqa: E731
