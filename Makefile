@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test clean-venv
+.PHONY: install demo test lint clean-venv
 
 install: $(STAMP)
 
@@ -27,6 +27,17 @@ demo: install
 
 test: install
 	$(PY) -m pytest tests
+
+# flake8, isort and yapf (.pre-commit-config.yaml, settings in setup.cfg) on
+# every tracked file. pre-commit comes from PyPI into the venv; it installs
+# each tool at its pinned version into its own cache (PRE_COMMIT_HOME,
+# default ~/.cache/pre-commit). Needs a git checkout.
+$(VENV)/bin/pre-commit:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet -c requirements/pinned.txt 'pre-commit>=3.5,<5'
+
+lint: $(VENV)/bin/pre-commit
+	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
 clean-venv:
 	rm -rf $(VENV)

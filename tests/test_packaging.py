@@ -90,7 +90,20 @@ def test_makefile_installs_the_pinned_torch_first():
             if line.split('#')[0].strip())
     assert pins['torch'] == '2.13.0', pins
     with open(osp.join(ROOT, 'Makefile')) as f:
-        installs = [line.strip() for line in f if '$(PIP) install' in line]
+        makefile = f.read()
+    # The steps of `make install` (the $(STAMP) recipe), in order; every
+    # other install in the Makefile (e.g. pre-commit for `make lint`) keeps
+    # the constraints too.
+    stamp = makefile[makefile.index('$(STAMP):'):]
+    stamp = stamp[:stamp.index('\n\n')]
+    installs = [
+        line.strip() for line in stamp.splitlines() if '$(PIP) install' in line
+    ]
+    others = [
+        line.strip() for line in makefile.splitlines()
+        if '$(PIP) install' in line and line.strip() not in installs
+    ]
+    assert all('-c requirements/pinned.txt' in line for line in others), others
     assert installs[0] == '$(PIP) install --quiet --upgrade pip', installs
     assert installs[1] == \
         '$(PIP) install --quiet -c requirements/pinned.txt torch', installs
