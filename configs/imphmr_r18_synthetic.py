@@ -74,5 +74,6 @@ custom_hooks = [
     dict(type='EpochSeedHook'),
     dict(type='ValidateBeforeTrainHook'),
     dict(type='MeshVisualizationHook', max_samples=4),
+    dict(type='ProgressHook'),
 ]
 randomness = dict(seed=0)

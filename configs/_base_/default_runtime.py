@@ -24,10 +24,12 @@ default_hooks = dict(
 # Reseeds torch/numpy/random from (seed, epoch) before each epoch, so that a
 # run resumed from an epoch checkpoint repeats the uninterrupted run.
 # MeshVisualizationHook draws a few validation samples with the predicted
-# mesh each epoch (work_dir/<time>/vis_data/vis_image).
+# mesh each epoch (work_dir/<time>/vis_data/vis_image). ProgressHook draws a
+# bar of each training epoch when stdout is a terminal (nothing otherwise).
 custom_hooks = [
     dict(type='EpochSeedHook'),
     dict(type='MeshVisualizationHook', max_samples=4),
+    dict(type='ProgressHook'),
 ]
 
 # 'nccl' is for GPUs; tools/train.py and tools/test.py switch it to 'gloo'

@@ -58,7 +58,8 @@ def make_runner(work_dir,
                 resume=False,
                 nan_at=None,
                 nonfinite_loss='raise',
-                max_keep_ckpts=-1):
+                max_keep_ckpts=-1,
+                custom_hooks=()):
     torch.manual_seed(0)
     return FaultTolerantRunner(
         model=ToyModel(hidden, nonfinite_loss),
@@ -75,7 +76,7 @@ def make_runner(work_dir,
                 type='AtomicCheckpointHook',
                 interval=1,
                 max_keep_ckpts=max_keep_ckpts)),
-        custom_hooks=[dict(type='EpochSeedHook')],
+        custom_hooks=[dict(type='EpochSeedHook'), *custom_hooks],
         load_from=load_from,
         resume=resume,
         randomness=dict(seed=0),
