@@ -189,6 +189,8 @@ def build_dataloader(args: argparse.Namespace):
             data_prefix=dict(img_path=args.data_root),
             pipeline=pipeline,
             check_images=True)
+        # one dataset now: the config's sampler may partition a mix
+        loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=True)
     return Runner.build_dataloader(loader_cfg, seed=0)
 
 
