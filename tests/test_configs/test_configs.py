@@ -158,7 +158,9 @@ def test_paper_recipe():
     assert model.silhouette_head.out_size == 128
     assert model.head.body_model.model_path == 'data/body_models'
     assert model.train_cfg.imag and model.train_cfg.cons
-    assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=5e-5)
+    # paper: Adam, lr 5e-5 (fused: the same update in one kernel)
+    assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=5e-5,
+                                               fused=True)
     assert cfg.train_dataloader.batch_size == 64
     assert cfg.train_cfg.max_epochs == 50
     assert cfg.default_hooks.checkpoint.save_best == 'pa_mpjpe'
