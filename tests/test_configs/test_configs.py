@@ -159,8 +159,8 @@ def test_paper_recipe():
     assert model.head.body_model.model_path == 'data/body_models'
     assert model.train_cfg.imag and model.train_cfg.cons
     # paper: Adam, lr 5e-5 (fused: the same update in one kernel)
-    assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=5e-5,
-                                               fused=True)
+    assert cfg.optim_wrapper.optimizer == dict(
+        type='Adam', lr=5e-5, fused=True)
     assert cfg.train_dataloader.batch_size == 64
     assert cfg.train_cfg.max_epochs == 50
     assert cfg.default_hooks.checkpoint.save_best == 'pa_mpjpe'
