@@ -161,14 +161,10 @@ def model_list(args: argparse.Namespace) -> List[tuple]:
 def device_name(device: str) -> str:
     if device.startswith('cuda'):
         return torch.cuda.get_device_name(torch.device(device))
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from mmhuman_imphmr.engine.amp_optim_wrapper import cpu_name
+    name = cpu_name()
+    return name if name != 'this CPU' else (platform.processor()
+                                            or platform.machine())
 
 
 def build_model(config: str, overrides: Dict, body_model_root: str,

@@ -35,7 +35,6 @@ Usage for the quick start (its own data; generated if missing)::
 """
 import argparse
 import importlib.util
-import json
 import os
 import os.path as osp
 import time
@@ -198,20 +197,11 @@ def step_rate(loader,
         torch_threads=torch.get_num_threads())
 
 
-def cpu_name() -> str:
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return 'unknown CPU'
-
-
 def run(args: argparse.Namespace) -> dict:
     import torch
     from mmengine.config import Config
+
+    from mmhuman_imphmr.engine.amp_optim_wrapper import cpu_name
     if args.threads:
         torch.set_num_threads(args.threads)
     tool = _memory_tool()
@@ -275,11 +265,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     report = run(args)
     print_report(report)
     if args.out:
+        from mmhuman_imphmr.engine import atomic_dump_json
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        tmp = args.out + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(report, f, indent=1)
-        os.replace(tmp, args.out)
+        atomic_dump_json(report, args.out, indent=1)
         print(f'written {args.out}')
     return report
 
