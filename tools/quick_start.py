@@ -7,7 +7,9 @@
    scratch) on the embedded synthetic dataset, generated on first use in
    ``data/synthetic``; the untrained model is validated first (epoch 0), then
    every epoch; checkpoints and logs go to ``work_dirs/imphmr_r18_synthetic``;
-3. prints the validation curve (MPJPE / PA-MPJPE / PVE in mm) and plots it
+3. prints the validation curve (MPJPE / PA-MPJPE / PVE in mm) against the
+   image-blind reference (the training data's mean pose,
+   ``tools/analysis/mean_pose_baseline.py``) and plots it
    (``outputs/quick_start/curves.png``);
 4. runs the demo with the best checkpoint on a validation image
    (``outputs/quick_start/demo``: mesh ``.obj``, SMPL ``.npz``/``.json``,
@@ -105,6 +107,23 @@ def main() -> None:
         first, best = rows[0]['pa_mpjpe'], min(r['pa_mpjpe'] for r in rows)
         print(f'PA-MPJPE: untrained {first:.1f} -> best {best:.1f} '
               f'({100 * (first - best) / first:.0f}% lower)')
+    # the image-blind reference the curve is read against: the training
+    # data's mean body pose on the same val split (same protocol)
+    reference = osp.join(args.out_dir, 'mean_pose_reference.json')
+    run([
+        python, 'tools/analysis/mean_pose_baseline.py',
+        'data/synthetic/synthetic_train.npz',
+        'data/synthetic/synthetic_val.npz', '--body-model-root',
+        'data/body_models_synthetic', '--out', reference
+    ])
+    with open(osp.join(ROOT, reference)) as f:
+        data_mean = json.load(f)['train_mean_pose']['pa_mpjpe']
+    if rows:
+        final, goal = rows[-1]['pa_mpjpe'], 0.95 * data_mean
+        verdict = 'below' if final <= goal else 'not below'
+        print(f'Final PA-MPJPE {final:.1f} mm; the image-blind data-mean '
+              f'pose scores {data_mean:.1f}, 5% below it is {goal:.1f}: '
+              f'{verdict}.')
     logs = sorted(
         osp.join(work_dir, d, 'vis_data', 'scalars.json')
         for d in os.listdir(work_dir)
