@@ -32,12 +32,13 @@ model = dict(
         # its first ~500 steps; under that uncertainty the squared 3D error
         # is smallest for a body folded towards the pelvis, so the joint term
         # drives the articulation away from any real pose. Measured (seed 0,
-        # same schedule, val PA-MPJPE after 250 steps): 166.2 with the
-        # paper's 300, 122.2 with 30 (and 2D at 30), 106.5 with 0.
-        # Orientation and articulation are still learnt from the pose
-        # (rotation) term, which is relative to the parent joint, and from
-        # the 2D term (which also keeps the camera scale positive: with 2D at
-        # 30 the camera prior overflowed at step 281).
+        # val PA-MPJPE after 250 steps): previous recipe (4 x 4 map, lr 3e-4)
+        # 166.2 with the paper's 300 for 2D and 3D joints, 122.2 with both
+        # at 30; this recipe 112.9 with both at 30, 106.5 with 3D at 0 and 2D
+        # at 300. Orientation and articulation are still learnt from the
+        # pose (rotation) term and the 2D term, which also keeps the camera
+        # scale positive (with 2D at 30 the camera prior overflowed at step
+        # 281).
         losses=dict(keypoints3d=dict(loss_weight=0.))),
     # The paper's 5 deconv layers, 2 -> 64. Assumption (speed on CPU): a
     # narrow decoder to a 64 x 64 silhouette (the paper's is 128 x 128; at
@@ -87,9 +88,10 @@ train_pipeline = [
     dict(type='PackMeshInputs'),
 ]
 # Assumption (speed on 2 CPU cores): no loader worker. A worker process
-# takes CPU from the two OpenMP threads of the step: measured 0.85 s per
-# step with one worker against 0.55 s in the loop without (the pipeline
-# costs ~40 ms per batch of 16 in the main process).
+# takes CPU from the two OpenMP threads of the step. Measured (AMD EPYC,
+# the previous 4 x 4 model): 0.78-0.91 s per step in tools/train.py with
+# one worker, 0.55 s for the same step on preloaded batches; the pipeline
+# costs ~30 ms per batch of 16 in the main process (data_time).
 train_dataloader = dict(
     batch_size=16,
     num_workers=0,

@@ -36,7 +36,7 @@ FAST = [
 def test_benchmark_one_iteration_writes_json(body_model_root, tmp_path):
     out = str(tmp_path / 'bench.json')
     bench.main([
-        '--configs', CONFIG, '--map-sizes', '2', '--baseline',
+        '--configs', CONFIG, '--map-sizes', '4', '--baseline',
         'imphmr_r18_synthetic', '--body-model-root', body_model_root, '--out',
         out
     ] + FAST)
@@ -48,9 +48,9 @@ def test_benchmark_one_iteration_writes_json(body_model_root, tmp_path):
     assert report['protocol']['amp'] is False
     assert report['torch_version'] and report['threads'] >= 1
     labels = [r['label'] for r in report['results']]
-    assert labels == ['imphmr_r18_synthetic', 'imphmr_r18_synthetic map2']
+    assert labels == ['imphmr_r18_synthetic', 'imphmr_r18_synthetic map4']
     base, other = report['results']
-    assert other['overrides'] == {'model.neck.map_size': 2}
+    assert other['overrides'] == {'model.neck.map_size': 4}
     # The ratio is fps / fps of the baseline, so the baseline's is 1.
     assert base['ratio_to_baseline'] == 1.0
     assert abs(other['ratio_to_baseline'] - other['fps'] / base['fps']) < 1e-9
