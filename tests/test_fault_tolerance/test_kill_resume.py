@@ -66,7 +66,7 @@ def _config(tmp: str, npz: str, body_model_root: str, kill_iter=None) -> str:
                 mean_params={body_model_root + '/smpl_mean_params.npz'!r},
                 body_model=dict(model_path={body_model_root!r})),
             neck=dict(hidden_dim=16, num_samples=4),
-            silhouette_head=dict(channels=(4, ) * 4))
+            silhouette_head=dict(channels=(4, ) * 5))
         pipeline = [
             dict(type='mmpose.LoadImage'),
             dict(type='mmpose.GetBBoxCenterScale', padding=1.0),
