@@ -33,6 +33,12 @@ def _valid_mask(weight: Optional[torch.Tensor], like: torch.Tensor,
     return weight.reshape(-1, *([1] * (ndim - 1))) > 0
 
 
+def _pelvis_centred(joints: torch.Tensor) -> torch.Tensor:
+    """24 GT joints minus their pelvis, the mean of the two hips (SPIN)."""
+    pelvis = (joints[:, _GT24_RIGHT_HIP] + joints[:, _GT24_LEFT_HIP]) / 2
+    return joints - pelvis[:, None]
+
+
 def keypoint_2d_loss(pred: torch.Tensor,
                      target: torch.Tensor,
                      weight: Optional[torch.Tensor] = None,
@@ -104,11 +110,65 @@ def keypoint_3d_loss(pred: torch.Tensor,
         _valid_mask(weight, pred, 3), target[..., 3:4].to(pred.dtype),
         pred.new_zeros(()))
 
-    def centre(joints: torch.Tensor) -> torch.Tensor:
-        pelvis = (joints[:, _GT24_RIGHT_HIP] + joints[:, _GT24_LEFT_HIP]) / 2
-        return joints - pelvis[:, None]
+    return weighted_sample_mean(
+        conf * (_pelvis_centred(pred) - _pelvis_centred(gt))**2, weight)
 
-    return weighted_sample_mean(conf * (centre(pred) - centre(gt))**2, weight)
+
+def rotation_aligned_keypoint_3d_loss(pred: torch.Tensor,
+                                      target: torch.Tensor,
+                                      weight: Optional[torch.Tensor] = None
+                                      ) -> torch.Tensor:
+    """:func:`keypoint_3d_loss` after turning the prediction onto the target.
+
+    Both sets are centred on their pelvis as in :func:`keypoint_3d_loss`;
+    then the prediction is rotated by the rotation that best aligns it with
+    the target (Kabsch / orthogonal Procrustes, weighted by the joint
+    confidence, no scale), and the squared error is taken. The error so
+    measures the articulation and the shape only, not the global
+    orientation (the pose term supervises that). This is the rotation part
+    of the alignment PA-MPJPE makes before it measures.
+
+    The rotation is computed without gradient. It minimises the error for
+    the current prediction, so by the envelope theorem the gradient of the
+    aligned error with respect to the joints is the same with or without
+    differentiating through the SVD; detaching it avoids the SVD's unstable
+    gradient when two singular values are close.
+
+    Args and returns as :func:`keypoint_3d_loss`.
+    """
+    if pred.dim() == 3 and pred.shape[1] == NUM_OPENPOSE_JOINTS + \
+            NUM_GT_JOINTS:
+        pred = pred[:, NUM_OPENPOSE_JOINTS:]
+    if pred.shape[1:] != (NUM_GT_JOINTS, 3) or \
+            target.shape[1:] != (NUM_GT_JOINTS, 4):
+        raise ValueError(f'rotation_aligned_keypoint_3d_loss expects pred '
+                         f'[N, 49|24, 3] and target [N, 24, 4], found '
+                         f'{tuple(pred.shape)} and {tuple(target.shape)}')
+    gt = mask_invalid_target(pred, target[..., :3], weight)
+    conf = torch.where(
+        _valid_mask(weight, pred, 3), target[..., 3:4].to(pred.dtype),
+        pred.new_zeros(()))
+    pred_c = _pelvis_centred(pred)
+    gt_c = _pelvis_centred(gt)
+    with torch.no_grad():
+        # H = sum_j w_j p_j g_j^T = U S V^T; R = V diag(1, 1, d) U^T with d
+        # the sign that keeps det(R) = +1 (no reflection).
+        cov = (pred_c.detach() * conf).transpose(1, 2) @ gt_c.detach()
+        # A non-finite prediction would make the SVD raise from inside
+        # LAPACK; solve for a zero matrix instead and let the loss itself be
+        # non-finite, which the runner's non-finite-loss check names with
+        # the loss term and the batch.
+        finite = torch.isfinite(cov).all(dim=(1, 2), keepdim=True)
+        cov = torch.where(finite, cov, torch.zeros_like(cov))
+        u, _, vh = torch.linalg.svd(cov)
+        d = torch.sign(
+            torch.linalg.det(vh.transpose(1, 2) @ u.transpose(1, 2)))
+        d = torch.where(d == 0, torch.ones_like(d), d)
+        fix = torch.ones_like(cov[:, 0])
+        fix[:, 2] = d
+        rot = vh.transpose(1, 2) @ (fix[:, :, None] * u.transpose(1, 2))
+    aligned = pred_c @ rot.transpose(1, 2)  # row vectors: p' = R p
+    return weighted_sample_mean(conf * (aligned - gt_c)**2, weight)
 
 
 @MODELS.register_module()
@@ -159,3 +219,26 @@ class Keypoint3DLoss(nn.Module):
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         """See :func:`keypoint_3d_loss`."""
         return self.loss_weight * keypoint_3d_loss(pred, target, weight)
+
+
+@MODELS.register_module()
+class RotationAlignedKeypoint3DLoss(Keypoint3DLoss):
+    """``loss_weight *`` :func:`rotation_aligned_keypoint_3d_loss`.
+
+    Not the paper's term: a variant for training from scratch, where the
+    network cannot yet tell the global orientation and the plain term
+    (pelvis-aligned in the camera frame) rewards a body folded towards the
+    pelvis (measurements in ``configs/imphmr_r18_synthetic.py``).
+
+    Args:
+        loss_weight (float): lambda_3d. Defaults to 300.
+    """
+
+    @fp32_region
+    def forward(self,
+                pred: torch.Tensor,
+                target: torch.Tensor,
+                weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """See :func:`rotation_aligned_keypoint_3d_loss`."""
+        return self.loss_weight * rotation_aligned_keypoint_3d_loss(
+            pred, target, weight)
