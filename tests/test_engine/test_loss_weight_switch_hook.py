@@ -61,7 +61,10 @@ def test_unknown_term_and_bad_schedules_are_named():
             match=r"no loss term\(s\) \['keypoint3d'\]"
             r".*found \['keypoints2d', 'keypoints3d'\]"):
         hook.before_run(_runner())
-    for bad in ([(1, 0.)], [(0, 0.), (3, 1.), (3, 2.)], [(0, 0., 1)], []):
+    # Also the shapes that once gave a bare TypeError: a milestone that is
+    # not a pair, a schedule that is not a sequence, a weight not a number.
+    for bad in ([(1, 0.)], [(0, 0.), (3, 1.), (3, 2.)], [(0, 0., 1)], [],
+                [0, 300.], 300., [(0, 'high')], [(0, None)]):
         with pytest.raises(ValueError, match='keypoints3d'):
             LossWeightSwitchHook(schedule=dict(keypoints3d=bad))
     with pytest.raises(ValueError, match='non-empty dict'):

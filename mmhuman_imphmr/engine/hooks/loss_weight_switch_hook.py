@@ -39,15 +39,19 @@ class LossWeightSwitchHook(Hook):
                              f'found {schedule!r}')
         self.schedule = {}
         for term, steps in schedule.items():
-            steps = [tuple(s) for s in steps]
-            epochs = [s[0] for s in steps]
-            if (not steps or any(len(s) != 2 for s in steps) or epochs[0] != 0
+            bad = ValueError(
+                f'LossWeightSwitchHook: schedule[{term!r}] must be '
+                '[(epoch, weight), ...] starting at epoch 0 with '
+                f'increasing epochs, found {steps!r}')
+            try:
+                steps = [(int(e), float(w)) for e, w in steps]
+            except (TypeError, ValueError):  # not pairs of numbers
+                raise bad from None
+            epochs = [e for e, _ in steps]
+            if (not steps or epochs[0] != 0
                     or any(b <= a for a, b in zip(epochs, epochs[1:]))):
-                raise ValueError(
-                    f'LossWeightSwitchHook: schedule[{term!r}] must be '
-                    '[(epoch, weight), ...] starting at epoch 0 with '
-                    f'increasing epochs, found {list(schedule[term])!r}')
-            self.schedule[term] = [(int(e), float(w)) for e, w in steps]
+                raise bad
+            self.schedule[term] = steps
 
     def before_run(self, runner) -> None:
         losses = self._losses(runner)
