@@ -39,6 +39,30 @@ def _pelvis_centred(joints: torch.Tensor) -> torch.Tensor:
     return joints - pelvis[:, None]
 
 
+def _centred_3d_inputs(name: str, pred: torch.Tensor, target: torch.Tensor,
+                       weight: Optional[torch.Tensor]) -> tuple:
+    """Checked, pelvis-centred 24 joints and confidence of a 3D-joint loss.
+
+    Returns ``(pred Tensor[N, 24, 3], target Tensor[N, 24, 3], conf
+    Tensor[N, 24, 1])``: the last 24 joints of a 49-joint prediction, the
+    targets of zero-weight samples replaced by the prediction, and the
+    confidence zeroed for them.
+    """
+    if pred.dim() == 3 and pred.shape[1] == NUM_OPENPOSE_JOINTS + \
+            NUM_GT_JOINTS:
+        pred = pred[:, NUM_OPENPOSE_JOINTS:]
+    if pred.shape[1:] != (NUM_GT_JOINTS, 3) or \
+            target.shape[1:] != (NUM_GT_JOINTS, 4):
+        raise ValueError(f'{name} expects pred [N, 49|24, 3] and target '
+                         f'[N, 24, 4], found {tuple(pred.shape)} and '
+                         f'{tuple(target.shape)}')
+    gt = mask_invalid_target(pred, target[..., :3], weight)
+    conf = torch.where(
+        _valid_mask(weight, pred, 3), target[..., 3:4].to(pred.dtype),
+        pred.new_zeros(()))
+    return _pelvis_centred(pred), _pelvis_centred(gt), conf
+
+
 def keypoint_2d_loss(pred: torch.Tensor,
                      target: torch.Tensor,
                      weight: Optional[torch.Tensor] = None,
@@ -97,21 +121,9 @@ def keypoint_3d_loss(pred: torch.Tensor,
     Returns:
         Tensor[]: The loss (without lambda).
     """
-    if pred.dim() == 3 and pred.shape[1] == NUM_OPENPOSE_JOINTS + \
-            NUM_GT_JOINTS:
-        pred = pred[:, NUM_OPENPOSE_JOINTS:]
-    if pred.shape[1:] != (NUM_GT_JOINTS, 3) or \
-            target.shape[1:] != (NUM_GT_JOINTS, 4):
-        raise ValueError(f'keypoint_3d_loss expects pred [N, 49|24, 3] and '
-                         f'target [N, 24, 4], found {tuple(pred.shape)} and '
-                         f'{tuple(target.shape)}')
-    gt = mask_invalid_target(pred, target[..., :3], weight)
-    conf = torch.where(
-        _valid_mask(weight, pred, 3), target[..., 3:4].to(pred.dtype),
-        pred.new_zeros(()))
-
-    return weighted_sample_mean(
-        conf * (_pelvis_centred(pred) - _pelvis_centred(gt))**2, weight)
+    pred_c, gt_c, conf = _centred_3d_inputs('keypoint_3d_loss', pred, target,
+                                            weight)
+    return weighted_sample_mean(conf * (pred_c - gt_c)**2, weight)
 
 
 def rotation_aligned_keypoint_3d_loss(pred: torch.Tensor,
@@ -136,20 +148,8 @@ def rotation_aligned_keypoint_3d_loss(pred: torch.Tensor,
 
     Args and returns as :func:`keypoint_3d_loss`.
     """
-    if pred.dim() == 3 and pred.shape[1] == NUM_OPENPOSE_JOINTS + \
-            NUM_GT_JOINTS:
-        pred = pred[:, NUM_OPENPOSE_JOINTS:]
-    if pred.shape[1:] != (NUM_GT_JOINTS, 3) or \
-            target.shape[1:] != (NUM_GT_JOINTS, 4):
-        raise ValueError(f'rotation_aligned_keypoint_3d_loss expects pred '
-                         f'[N, 49|24, 3] and target [N, 24, 4], found '
-                         f'{tuple(pred.shape)} and {tuple(target.shape)}')
-    gt = mask_invalid_target(pred, target[..., :3], weight)
-    conf = torch.where(
-        _valid_mask(weight, pred, 3), target[..., 3:4].to(pred.dtype),
-        pred.new_zeros(()))
-    pred_c = _pelvis_centred(pred)
-    gt_c = _pelvis_centred(gt)
+    pred_c, gt_c, conf = _centred_3d_inputs(
+        'rotation_aligned_keypoint_3d_loss', pred, target, weight)
     with torch.no_grad():
         # H = sum_j w_j p_j g_j^T = U S V^T; R = V diag(1, 1, d) U^T with d
         # the sign that keeps det(R) = +1 (no reflection).
