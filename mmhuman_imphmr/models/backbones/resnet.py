@@ -10,7 +10,8 @@ not a dependency, hence this small re-implementation of the standard
 architecture (He et al., 2016; stride on the 3x3 conv of the bottleneck, as
 torchvision and SPIN do).
 """
-from typing import List, Optional, Sequence, Tuple, Type, Union
+from functools import partial
+from typing import Callable, List, Optional, Sequence, Tuple, Type, Union
 
 import torch
 import torch.nn as nn
@@ -19,6 +20,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmhuman_imphmr.registry import MODELS
 from mmhuman_imphmr.utils.typing import OptConfigType
+from ..utils.gemm_conv import GemmConv2d
 
 
 class BasicBlock(nn.Module):
@@ -29,11 +31,12 @@ class BasicBlock(nn.Module):
                  inplanes: int,
                  planes: int,
                  stride: int = 1,
-                 downsample: Optional[nn.Module] = None) -> None:
+                 downsample: Optional[nn.Module] = None,
+                 conv: Callable[..., nn.Conv2d] = nn.Conv2d) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.conv1 = conv(inplanes, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.conv2 = conv(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -53,13 +56,14 @@ class Bottleneck(nn.Module):
                  inplanes: int,
                  planes: int,
                  stride: int = 1,
-                 downsample: Optional[nn.Module] = None) -> None:
+                 downsample: Optional[nn.Module] = None,
+                 conv: Callable[..., nn.Conv2d] = nn.Conv2d) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.conv1 = conv(inplanes, planes, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.conv2 = conv(planes, planes, 3, stride, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
+        self.conv3 = conv(planes, planes * self.expansion, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -88,6 +92,14 @@ class ResNet(BaseModule):
             statistics frozen) while training. Defaults to False.
         zero_init_residual (bool): Zero-initialise the last BN of each block
             in the default init. Defaults to False (SPIN does not).
+        gemm_max_pixels (int): The convolutions of the residual stages are
+            :class:`GemmConv2d`: on CPU, an output of at most this many
+            pixels is computed as im2col + one matrix product (same result,
+            same parameters and state dict), where oneDNN is slow. Defaults
+            to 4: only a 2 x 2 map, e.g. the last stage at 64 x 64 input
+            (the CPU quick start), takes that path; 0 uses the stock kernel
+            everywhere. At 224 x 224 the smallest map is 7 x 7, so the
+            paper's recipes are unaffected.
         init_cfg (dict | list[dict], optional): MMEngine init config, e.g.
             ``dict(type='Pretrained', checkpoint='resnet50.pth')`` for a local
             torchvision file, or with ``prefix='backbone.'`` for a file
@@ -116,6 +128,7 @@ class ResNet(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  zero_init_residual: bool = False,
+                 gemm_max_pixels: int = 4,
                  init_cfg: OptConfigType = None) -> None:
         if init_cfg is None:
             init_cfg = [
@@ -142,6 +155,11 @@ class ResNet(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
+        if isinstance(gemm_max_pixels, bool) or \
+                not isinstance(gemm_max_pixels, int) or gemm_max_pixels < 0:
+            raise ValueError(f'ResNet gemm_max_pixels must be an int >= 0, '
+                             f'found {gemm_max_pixels!r}')
+        self._conv = partial(GemmConv2d, gemm_max_pixels=gemm_max_pixels)
         block, stage_blocks = self.arch_settings[depth]
         self.block = block
 
@@ -171,15 +189,20 @@ class ResNet(BaseModule):
             # torchvision's projection shortcut: 1x1 conv (strided) + BN,
             # named downsample.0 / downsample.1.
             downsample = nn.Sequential(
-                nn.Conv2d(
+                self._conv(
                     self.inplanes,
                     planes * block.expansion,
                     1,
                     stride,
                     bias=False), nn.BatchNorm2d(planes * block.expansion))
-        layers = [block(self.inplanes, planes, stride, downsample)]
+        layers = [
+            block(self.inplanes, planes, stride, downsample, conv=self._conv)
+        ]
         self.inplanes = planes * block.expansion
-        layers += [block(self.inplanes, planes) for _ in range(1, num_blocks)]
+        layers += [
+            block(self.inplanes, planes, conv=self._conv)
+            for _ in range(1, num_blocks)
+        ]
         return nn.Sequential(*layers)
 
     def init_weights(self) -> None:

@@ -24,7 +24,7 @@ from mmhuman_imphmr.utils.geometry import weak_perspective_to_translation
 from mmhuman_imphmr.utils.precision import fp32_region
 from mmhuman_imphmr.utils.typing import ConfigType, LossDict, OptConfigType
 from ..estimators.loss_routing import ViewPlan
-from ..utils.gemm_deconv import GemmConvTranspose2d
+from ..utils.gemm_conv import GemmConvTranspose2d
 
 
 def fit_weak_perspective(joints: torch.Tensor,
