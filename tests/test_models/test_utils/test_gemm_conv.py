@@ -14,21 +14,15 @@ from mmhuman_imphmr.models.backbones import ResNet
 from mmhuman_imphmr.models.utils import GemmConv2d, GemmConvTranspose2d
 
 
-@pytest.mark.parametrize(
-    'cin,cout,size,kernel,stride,padding,bias',
-    [
-        (64, 16, 4, 4, 2, 1, False),  # the silhouette decoder's first block
-        (8, 5, 3, 3, 1, 0, True),  # odd kernel, stride 1, bias
-        (6, 4, 1, 4, 2, 1, False),  # a 1 x 1 map (Table 7's map size 1)
-        (6, 4, 2, 5, 3, 2, True),  # stride > 1 with odd padding
-    ])
-def test_matches_conv_transpose2d(cin, cout, size, kernel, stride, padding,
-                                  bias):
+def _check_same_function(stock_cls, gemm_cls, cin, cout, size, kernel, stride,
+                         padding, bias):
+    """The GEMM layer, loaded with the stock layer's weights, gives the same
+    output and the same input / parameter gradients (float64), and really
+    took the matmul path."""
     torch.manual_seed(0)
-    ref = nn.ConvTranspose2d(
-        cin, cout, kernel, stride=stride, padding=padding, bias=bias).double()
-    fast = GemmConvTranspose2d(
-        cin, cout, kernel, stride=stride, padding=padding, bias=bias).double()
+    kwargs = dict(stride=stride, padding=padding, bias=bias)
+    ref = stock_cls(cin, cout, kernel, **kwargs).double()
+    fast = gemm_cls(cin, cout, kernel, **kwargs).double()
     fast.load_state_dict(ref.state_dict())
     x = torch.randn(3, cin, size, size, dtype=torch.double, requires_grad=True)
     assert fast._gemm_applies(x)
@@ -40,6 +34,20 @@ def test_matches_conv_transpose2d(cin, cout, size, kernel, stride, padding,
     grads = torch.autograd.grad(y, [x] + list(fast.parameters()), g)
     for a, b in zip(grads, grads_ref):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    'cin,cout,size,kernel,stride,padding,bias',
+    [
+        (64, 16, 4, 4, 2, 1, False),  # the silhouette decoder's first block
+        (8, 5, 3, 3, 1, 0, True),  # odd kernel, stride 1, bias
+        (6, 4, 1, 4, 2, 1, False),  # a 1 x 1 map (Table 7's map size 1)
+        (6, 4, 2, 5, 3, 2, True),  # stride > 1 with odd padding
+    ])
+def test_matches_conv_transpose2d(cin, cout, size, kernel, stride, padding,
+                                  bias):
+    _check_same_function(nn.ConvTranspose2d, GemmConvTranspose2d, cin, cout,
+                         size, kernel, stride, padding, bias)
 
 
 def test_large_maps_and_output_size_use_the_stock_kernel(monkeypatch):
@@ -75,22 +83,8 @@ def test_state_dict_loads_into_a_plain_conv_transpose():
         (6, 4, 2, (1, 3), 1, (0, 1), True),  # non-square kernel
     ])
 def test_conv2d_matches_conv2d(cin, cout, size, kernel, stride, padding, bias):
-    torch.manual_seed(0)
-    ref = nn.Conv2d(
-        cin, cout, kernel, stride=stride, padding=padding, bias=bias).double()
-    fast = GemmConv2d(
-        cin, cout, kernel, stride=stride, padding=padding, bias=bias).double()
-    fast.load_state_dict(ref.state_dict())
-    x = torch.randn(3, cin, size, size, dtype=torch.double, requires_grad=True)
-    assert fast._gemm_applies(x)
-    y_ref, y = ref(x), fast(x)
-    assert y.shape == y_ref.shape
-    torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-10)
-    g = torch.randn_like(y)
-    grads_ref = torch.autograd.grad(y_ref, [x] + list(ref.parameters()), g)
-    grads = torch.autograd.grad(y, [x] + list(fast.parameters()), g)
-    for a, b in zip(grads, grads_ref):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    _check_same_function(nn.Conv2d, GemmConv2d, cin, cout, size, kernel,
+                         stride, padding, bias)
 
 
 def test_conv2d_large_outputs_and_other_layouts_use_the_stock_kernel(
