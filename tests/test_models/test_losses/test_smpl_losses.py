@@ -4,8 +4,9 @@ import math
 import pytest
 import torch
 
-from mmhuman_imphmr.models.losses import (betas_loss, camera_prior_loss,
-                                          pose_loss, silhouette_loss,
+from mmhuman_imphmr.models.losses import (CameraPriorLoss, betas_loss,
+                                          camera_prior_loss, pose_loss,
+                                          silhouette_loss,
                                           view_consistency_loss)
 from mmhuman_imphmr.utils.geometry import axis_angle_to_rotmat, rotation_y
 
@@ -51,6 +52,65 @@ def test_camera_prior_value():
     cam = torch.tensor([[0., 0., 0.], [0.1, 5., 5.]])
     torch.testing.assert_close(
         camera_prior_loss(cam), torch.tensor((1 + math.exp(-2)) / 2))
+
+
+def test_camera_prior_linear_below_is_spin_above_and_tangent_below():
+    # At and above s0 the value is SPIN's exp(-20 s) exactly; below it is the
+    # tangent at s0: e0 * (1 - 20 (s - s0)) with e0 = exp(-20 s0), hand
+    # computed here for s0 = 0 (e0 = 1) and s0 = 0.1 (e0 = exp(-2)).
+    for s0, e0 in ((0., 1.), (0.1, math.exp(-2))):
+        s = torch.tensor([s0 + 0.05, s0, s0 - 0.5, -100.], dtype=torch.float64)
+        cam = torch.stack([s, torch.zeros_like(s), torch.zeros_like(s)], 1)
+        cam.requires_grad_(True)
+        per_sample = [
+            camera_prior_loss(cam[i:i + 1], linear_below=s0)
+            for i in range(len(s))
+        ]
+        expected = [
+            math.exp(-20 * (s0 + 0.05)), e0, e0 * (1 + 20 * 0.5),
+            e0 * (1 - 20 * (-100. - s0))
+        ]
+        for got, want in zip(per_sample, expected):
+            assert math.isclose(got.item(), want, rel_tol=1e-12)
+        # Slope: -20 exp(-20 s) above s0, -20 e0 (constant) below; the two
+        # agree at s0 (continuously differentiable), and s = -100, where
+        # SPIN's prior overflows, has a finite gradient.
+        grads = [
+            torch.autograd.grad(v, cam)[0][i, 0].item()
+            for i, v in enumerate(per_sample)
+        ]
+        assert math.isclose(
+            grads[0], -20 * math.exp(-20 * (s0 + 0.05)), rel_tol=1e-12)
+        for g in grads[1:]:
+            assert math.isclose(g, -20 * e0, rel_tol=1e-12)
+    spin = camera_prior_loss(torch.tensor([[-100., 0., 0.]]))
+    assert torch.isinf(spin)  # why the option exists
+    # None (the default) is SPIN's prior; with s0 = 0, scales >= 0 give
+    # SPIN's value and gradient bit for bit (the same float operations), so
+    # a run whose scale never drops below s0 is the same run.
+    cam = torch.tensor([[0.3, 0., 0.], [-0.2, 1., 1.]])
+    torch.testing.assert_close(
+        camera_prior_loss(cam, linear_below=None), camera_prior_loss(cam))
+    s = torch.rand(64) * 3
+    cam = torch.stack([s, torch.zeros_like(s), torch.zeros_like(s)], 1)
+    a = cam.clone().requires_grad_(True)
+    b = cam.clone().requires_grad_(True)
+    la, lb = camera_prior_loss(a), camera_prior_loss(b, linear_below=0.)
+    assert torch.equal(la, lb)
+    la.backward()
+    lb.backward()
+    assert torch.equal(a.grad, b.grad)
+
+
+def test_camera_prior_loss_module_linear_below():
+    # s = -5: SPIN's exp(100) overflows float32 (max ~exp(88.7)).
+    cam = torch.tensor([[-5., 0., 0.]])
+    assert torch.isinf(CameraPriorLoss()(cam))
+    loss = CameraPriorLoss(linear_below=0.)(cam)
+    # 60 * (1 - 20 * (-5)) = 6060
+    assert math.isclose(loss.item(), 6060., rel_tol=1e-6)
+    with pytest.raises(ValueError, match='linear_below'):
+        CameraPriorLoss(linear_below=float('nan'))
 
 
 def test_consistency_zero_for_view_consistent_prediction():
