@@ -46,7 +46,7 @@ model = dict(
         # camera scale below -2; SPIN's prior then overflows and the run
         # ends. Measured (AMD EPYC, 1 thread): 14 epochs seed 0 and no
         # dropout seed 1 both ended so at steps 286 / 295; with the tangent
-        # both recovered within ~100 steps and trained on.
+        # both recovered within 100-150 steps and trained on.
         losses=dict(
             keypoints3d=dict(
                 type='RotationAlignedKeypoint3DLoss', loss_weight=900.),

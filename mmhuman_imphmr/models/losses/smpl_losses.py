@@ -228,9 +228,14 @@ class CameraPriorLoss(nn.Module):
                  sharpness: float = 10.,
                  linear_below: Optional[float] = None) -> None:
         super().__init__()
-        if linear_below is not None and not math.isfinite(float(linear_below)):
-            raise ValueError('CameraPriorLoss: linear_below must be None or '
-                             f'a finite scale, found {linear_below!r}')
+        if linear_below is not None:
+            try:
+                finite = math.isfinite(float(linear_below))
+            except (TypeError, ValueError):
+                finite = False
+            if not finite:
+                raise ValueError('CameraPriorLoss: linear_below must be None '
+                                 f'or a finite scale, found {linear_below!r}')
         self.loss_weight = loss_weight
         self.sharpness = sharpness
         self.linear_below = linear_below

@@ -109,8 +109,9 @@ def test_camera_prior_loss_module_linear_below():
     loss = CameraPriorLoss(linear_below=0.)(cam)
     # 60 * (1 - 20 * (-5)) = 6060
     assert math.isclose(loss.item(), 6060., rel_tol=1e-6)
-    with pytest.raises(ValueError, match='linear_below'):
-        CameraPriorLoss(linear_below=float('nan'))
+    for bad in (float('nan'), float('-inf'), 'zero'):
+        with pytest.raises(ValueError, match='linear_below'):
+            CameraPriorLoss(linear_below=bad)
 
 
 def test_consistency_zero_for_view_consistent_prediction():
