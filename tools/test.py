@@ -41,7 +41,16 @@ def enable_test_time_esv(cfg: Config, max_samples: int = 100) -> None:
     evaluator = cfg.get('test_evaluator', [])
     metrics = evaluator.get('metrics', evaluator) if isinstance(
         evaluator, dict) else evaluator
-    metrics = metrics if isinstance(metrics, list) else [metrics]
+    metrics = metrics if isinstance(metrics, (list, tuple)) else [metrics]
+    for i, metric in enumerate(metrics):
+        if not isinstance(metric, dict):
+            # e.g. --cfg-options "test_evaluator=[dict(...)]": mmengine's
+            # DictAction parses list items as strings, not as dicts.
+            raise ValueError(
+                f'test_evaluator[{i}] must be a metric dict with a "type", '
+                f'found {type(metric).__name__} {metric!r}. Metric lists do '
+                f'not parse from --cfg-options; set test_evaluator in a '
+                f'config file that inherits this one')
     if not any(m.get('type') == 'ESVMetric' for m in metrics) or \
             'test_cfg' not in cfg.model:  # a model without ImpHMR's options
         return

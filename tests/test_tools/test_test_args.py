@@ -129,3 +129,16 @@ def test_out_dump_and_work_dir(tool, tmp_path):
     with pytest.raises(ValueError, match=r"--dump must end with \.pkl"):
         _merged(
             tool, Config.fromfile(config), '--dump', 'x.json', config=config)
+
+
+def test_metric_list_from_cfg_options_gets_a_named_error(tool):
+    # mmengine's DictAction turns "test_evaluator=[{'type':'MeshMetric'}]"
+    # into a list of strings; the tool must say so, not fail inside
+    # enable_test_time_esv with "'str' object has no attribute 'get'".
+    with pytest.raises(ValueError, match=r'test_evaluator\[0\].*found str'):
+        _merged(tool, Config.fromfile(QUICK_START), '--cfg-options',
+                "test_evaluator=[{'type':'MeshMetric'}]")
+    # A list of metric dicts (the quick-start config's own) still merges.
+    cfg = _merged(tool, Config.fromfile(QUICK_START))
+    assert [m['type']
+            for m in cfg.test_evaluator] == ['MeshMetric', 'ESVMetric']
