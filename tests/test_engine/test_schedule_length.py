@@ -66,18 +66,20 @@ def _cosine(step, total, base=3e-4, eta_min=3e-6):
 
 
 def test_doubled_max_epochs_gives_a_cosine_to_the_last_epoch(tmp_path):
-    quick = _quick_start_schedule(20)
+    own = Config.fromfile(QUICK_START).train_cfg.max_epochs
+    doubled = 2 * own
+    quick = _quick_start_schedule(doubled)
     scheduler = _cosine_scheduler(quick)
-    # The config's T_max is its own max_epochs (10), not the merged 20.
-    assert quick.train_cfg.max_epochs == 20 and scheduler.T_max == 10
-    runner, lrs, last = _run(str(tmp_path), str(tmp_path / 'w'), 20)
-    total = 20 * ITERS_PER_EPOCH
+    # The config's T_max is its own max_epochs, not the merged doubled one.
+    assert quick.train_cfg.max_epochs == doubled and scheduler.T_max == own
+    runner, lrs, last = _run(str(tmp_path), str(tmp_path / 'w'), doubled)
+    total = doubled * ITERS_PER_EPOCH
     assert len(lrs) == total
-    # One half cosine over all 40 iterations (iteration-based, since the
+    # One half cosine over all the iterations (iteration-based, since the
     # config converts it), falling at every step; MMEngine's schedulers stop
-    # at `end`, so the last iteration runs at step 39 of 40 (eta_min + 0.15%
-    # of the range) and the lr stays there. The bug: minimum at iteration
-    # 20, then back up to 3e-4.
+    # at `end`, so the last iteration runs at step total - 1 (just above
+    # eta_min) and the lr stays there. The bug: minimum at the config's own
+    # last epoch, then back up to 3e-4.
     assert lrs == pytest.approx([_cosine(i, total) for i in range(total)],
                                 rel=1e-6)
     assert all(b < a for a, b in zip(lrs, lrs[1:]))
