@@ -71,6 +71,10 @@ def test_train_step_in_subprocess(body_model_root, tmp_path):
     assert train['step_s'] == min(train['rounds'])
     assert train['step_s'] > 0 and train['peak_memory_mb'] > 0
     assert train['memory_kind'].startswith('ru_maxrss')
+    # The quick-start config trains in bf16 (AmpOptimWrapper); without
+    # --amp the benchmark times its step in float32.
+    assert train['optim_wrapper'] == 'OptimWrapper'
+    assert train['amp_active'] is False
     # Every view-aware term ran (batch of 2: one labelled, one not).
     assert any(k.startswith('loss_imag') for k in train['loss_terms'])
     assert any(k.startswith('loss_cons') for k in train['loss_terms'])
