@@ -4,7 +4,7 @@ Structure learned from GIRAFFE's object decoder (Niemeyer & Geiger, CVPR 2021,
 ``im2scene/giraffe/models/decoder.py``); ImpHMR changes its latent and feature
 sizes to 2048 and conditions it on the single code ``z_fg`` (sec. 6.1).
 """
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -104,53 +104,89 @@ class FeatureField(nn.Module):
                 points: torch.Tensor,
                 dirs: torch.Tensor,
                 latent: torch.Tensor,
-                return_hidden: bool = False
+                return_hidden: bool = False,
+                rows: Optional[torch.Tensor] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Evaluate the field.
 
+        Two layouts: batched (``rows=None``), ``P`` points for each of the
+        ``N`` codes; or flat, ``M`` points of any rows, point ``m`` taking
+        the code ``latent[rows[m]]`` -- what :class:`VolumeRenderer` uses to
+        evaluate only the samples inside its box. Both compute the same
+        function; each latent term is evaluated once per code and then
+        broadcast (batched) or gathered (flat).
+
         Args:
-            points (Tensor[N, P, 3]): Points in the field frame.
-            dirs (Tensor[N, P, 3]): Ray directions (any length; normalised
-                here, as GIRAFFE does, then scaled by ``dir_scale``).
+            points (Tensor[N, P, 3] | Tensor[M, 3]): Points in the field
+                frame.
+            dirs (Tensor[N, P, 3] | Tensor[M, 3]): Ray directions (any
+                length; normalised here, as GIRAFFE does, then scaled by
+                ``dir_scale``).
             latent (Tensor[N, D]): Conditioning code, one per ray batch.
             return_hidden (bool): Return the feature branch before its last
-                (linear) layer ``feat_out``, ``Tensor[N, P, hidden_dim]``.
+                (linear) layer ``feat_out``, ``Tensor[..., hidden_dim]``.
                 Volume rendering is linear in the features, so rendering
                 these and applying ``feat_out`` afterwards is exact (see
                 :class:`FeatureFieldNeck`). Defaults to False.
+            rows (Tensor[M], optional): Integer index into ``latent`` of each
+                point (flat layout). Defaults to None (batched layout).
 
         Returns:
-            tuple: ``sigma Tensor[N, P]`` (raw, before the renderer's
-            activation) and
-            ``feat Tensor[N, P, C]``.
+            tuple: ``sigma Tensor[N, P]`` (``Tensor[M]`` flat; raw, before
+            the renderer's activation) and ``feat Tensor[N, P, C]``
+            (``Tensor[M, C]`` flat).
         """
-        if points.dim(
-        ) != 3 or points.shape[-1] != 3 or dirs.shape != points.shape:
-            raise ValueError('FeatureField expects points and dirs as '
-                             f'Tensor[N, P, 3], found {tuple(points.shape)} '
-                             f'and {tuple(dirs.shape)}')
-        if latent.shape != (points.shape[0], self.latent_dim):
-            raise ValueError(f'FeatureField expects latent Tensor[N, '
-                             f'{self.latent_dim}] with N={points.shape[0]}, '
-                             f'found {tuple(latent.shape)}')
-        gamma_x = self.pe_points(points)  # (N, P, Lx)
+        if rows is None:
+            if (points.dim() != 3 or points.shape[-1] != 3
+                    or dirs.shape != points.shape):
+                raise ValueError('FeatureField expects points and dirs as '
+                                 f'Tensor[N, P, 3], found '
+                                 f'{tuple(points.shape)} and '
+                                 f'{tuple(dirs.shape)}')
+            if latent.shape != (points.shape[0], self.latent_dim):
+                raise ValueError(f'FeatureField expects latent Tensor[N, '
+                                 f'{self.latent_dim}] with '
+                                 f'N={points.shape[0]}, found '
+                                 f'{tuple(latent.shape)}')
+
+            def per_point(term: torch.Tensor) -> torch.Tensor:
+                return term.unsqueeze(1)  # (N, 1, hidden), broadcast over P
+        else:
+            if (points.dim() != 2 or points.shape[-1] != 3
+                    or dirs.shape != points.shape
+                    or rows.shape != points.shape[:1]
+                    or rows.dtype not in (torch.int32, torch.int64)):
+                raise ValueError(
+                    'FeatureField with rows expects points and dirs as '
+                    'Tensor[M, 3] and rows as an integer Tensor[M], found '
+                    f'{tuple(points.shape)}, {tuple(dirs.shape)} and '
+                    f'{tuple(rows.shape)} {rows.dtype}')
+            if latent.dim() != 2 or latent.shape[1] != self.latent_dim:
+                raise ValueError(f'FeatureField expects latent Tensor[N, '
+                                 f'{self.latent_dim}], found '
+                                 f'{tuple(latent.shape)}')
+
+            def per_point(term: torch.Tensor) -> torch.Tensor:
+                return term.index_select(0, rows)  # (M, hidden)
+
+        gamma_x = self.pe_points(points)  # (..., Lx)
         net = F.relu(
             self.fc_points(gamma_x) +
-            self.fc_latent(latent).unsqueeze(1))  # (N, P, hidden)
+            per_point(self.fc_latent(latent)))  # (..., hidden)
         skip_idx = 0
         for idx, block in enumerate(self.blocks):
             net = F.relu(block(net))
             if idx + 1 in self.skip_layers:
-                net = net + self.skip_latent[skip_idx](latent).unsqueeze(1)
+                net = net + per_point(self.skip_latent[skip_idx](latent))
                 net = net + self.skip_points[skip_idx](gamma_x)
                 skip_idx += 1
-        sigma = self.sigma_out(net).squeeze(-1)  # (N, P)
+        sigma = self.sigma_out(net).squeeze(-1)  # (N, P) | (M,)
 
-        gamma_r = self.pe_dirs(F.normalize(dirs, dim=-1))  # (N, P, Lr)
+        gamma_r = self.pe_dirs(F.normalize(dirs, dim=-1))  # (..., Lr)
         feat = F.relu(
-            self.fc_feat(net) + self.fc_latent_feat(latent).unsqueeze(1) +
+            self.fc_feat(net) + per_point(self.fc_latent_feat(latent)) +
             self.fc_dirs(gamma_r))
         if return_hidden:
-            return sigma, feat  # (N, P, hidden)
-        feat = self.feat_out(feat)  # (N, P, C)
+            return sigma, feat  # (..., hidden)
+        feat = self.feat_out(feat)  # (..., C)
         return sigma, feat

@@ -24,8 +24,9 @@ from mmhuman_imphmr.utils.constants import (GIRAFFE_CAMERA_RADIUS, GIRAFFE_FAR,
 from mmhuman_imphmr.utils.geometry import camera_pose_for_view
 from mmhuman_imphmr.utils.precision import fp32_region
 
-FieldFn = Callable[[torch.Tensor, torch.Tensor], Tuple[torch.Tensor,
-                                                       torch.Tensor]]
+# field(points, dirs) -> (raw, feat); with skip_empty also field(points,
+# dirs, rows=rows) (the flat layout, see VolumeRenderer.forward)
+FieldFn = Callable[..., Tuple[torch.Tensor, torch.Tensor]]
 
 DENSITY_ACTIVATIONS = ('softplus', 'relu')
 # Defaults of the density read-out, shared with FeatureFieldNeck (one place).
@@ -122,6 +123,17 @@ class VolumeRenderer(nn.Module):
             ghosts) and the last, 1e10-long interval (outside the box) adds
             nothing. Defaults to 1.1 (GIRAFFE's padded box). ``None`` turns
             the mask off.
+        skip_empty (bool): Evaluate the field only at the samples inside the
+            box and give the others raw density 0 and features 0. Exact:
+            their density is masked to 0, so their weight is 0, their
+            transmittance factor ``1 - 0 + 1e-10`` is 1 in float32 and
+            they get no gradient. At the default camera about 31% of the
+            samples lie inside the box, so the field costs about a third.
+            The field must then accept the flat layout (see
+            :meth:`forward`). Under ``torch.compile`` or CUDA-graph capture
+            (data-dependent sizes) the dense path runs. Needs ``bound``.
+            Defaults to False (a field callable need not know the flat
+            layout); :class:`FeatureFieldNeck` turns it on.
 
     Note:
         N: rendered views (ray batches, e.g. B*V), S: ``num_samples``,
@@ -140,7 +152,8 @@ class VolumeRenderer(nn.Module):
                  density_bias: float = DENSITY_BIAS,
                  density_noise_std: float = DENSITY_NOISE_STD,
                  stratified: bool = True,
-                 bound: Optional[float] = BOX_BOUND) -> None:
+                 bound: Optional[float] = BOX_BOUND,
+                 skip_empty: bool = False) -> None:
         super().__init__()
         if map_size < 1 or num_samples < 2 or not 0 < near < far:
             raise ValueError(
@@ -154,6 +167,9 @@ class VolumeRenderer(nn.Module):
         if bound is not None and bound <= 0:
             raise ValueError(f'VolumeRenderer: bound must be > 0 or None, '
                              f'found {bound}')
+        if skip_empty and bound is None:
+            raise ValueError('VolumeRenderer: skip_empty needs a box; found '
+                             'bound=None')
         self.map_size = map_size
         self.num_samples = num_samples
         self.near, self.far = near, far
@@ -165,6 +181,7 @@ class VolumeRenderer(nn.Module):
         self.density_noise_std = density_noise_std
         self.stratified = stratified
         self.bound = bound
+        self.skip_empty = skip_empty
         half = math.tan(math.radians(fov) / 2)
         centres = (2 * torch.arange(map_size, dtype=torch.float32) +
                    1) / map_size - 1
@@ -207,13 +224,23 @@ class VolumeRenderer(nn.Module):
             t = low + (high - low) * torch.rand_like(low)
         return t
 
+    def inside_box(self, points: torch.Tensor) -> torch.Tensor:
+        """``Tensor[...]`` bool: the points ``Tensor[..., 3]`` inside the box
+        ``|x|_inf <= bound`` (inclusive, GIRAFFE)."""
+        return (points.abs() <= self.bound).all(dim=-1)
+
     @fp32_region
-    def density(self, raw: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    def density(self,
+                raw: torch.Tensor,
+                points: torch.Tensor,
+                inside: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Non-negative density from the field's raw output.
 
         Args:
             raw (Tensor[N, R, S]): Raw density of the field.
             points (Tensor[N, R, S, 3]): Sample points (field frame).
+            inside (Tensor[N, R, S], optional): :meth:`inside_box` of
+                ``points`` if the caller has it already.
 
         Returns:
             Tensor[N, R, S]: ``act(raw + bias [+ noise])``, zero outside the
@@ -228,7 +255,8 @@ class VolumeRenderer(nn.Module):
             sigma = F.relu(raw)
         if self.bound is not None:
             # after the activation: softplus(0) is not 0
-            inside = (points.abs() <= self.bound).all(dim=-1)
+            if inside is None:
+                inside = self.inside_box(points)
             sigma = sigma * inside.to(sigma.dtype)
         return sigma
 
@@ -261,6 +289,49 @@ class VolumeRenderer(nn.Module):
         weights = trans * alpha
         return torch.einsum('nrs,nrsc->nrc', weights, feat), weights
 
+    def _skips_empty(self, points: torch.Tensor) -> bool:
+        """Whether this call takes the flat path (see ``skip_empty``): its
+        sizes depend on the data, which ``torch.compile`` and CUDA graphs
+        cannot follow."""
+        if not self.skip_empty or torch.compiler.is_compiling():
+            return False
+        return not (points.is_cuda
+                    and torch.cuda.is_current_stream_capturing())
+
+    @staticmethod
+    def _field_inside(field: FieldFn, points: torch.Tensor,
+                      ray_dirs: torch.Tensor, inside: torch.Tensor
+                      ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Evaluate ``field`` at the samples inside the box only (flat
+        layout) and scatter the result into ``(raw, feat)`` of the batched
+        layout, zeros outside.
+
+        Args:
+            points, ray_dirs (Tensor[N, R, S, 3]): Samples and directions.
+            inside (Tensor[N, R, S]): bool mask of the samples to evaluate.
+
+        Returns:
+            tuple: ``raw Tensor[N, R*S]`` and ``feat Tensor[N, R*S, C]``.
+        """
+        n, r, s = inside.shape
+        index = inside.reshape(-1).nonzero().squeeze(1)  # (M,)
+        rows = torch.div(index, r * s, rounding_mode='floor')
+        raw_in, feat_in = field(
+            points.reshape(-1, 3).index_select(0, index),
+            ray_dirs.reshape(-1, 3).index_select(0, index),
+            rows=rows)
+        m = index.numel()
+        if raw_in.shape != (m, ) or feat_in.dim() != 2 or len(feat_in) != m:
+            raise ValueError(f'VolumeRenderer(skip_empty=True): field must '
+                             f'return sigma Tensor[{m}] and feat '
+                             f'Tensor[{m}, C] for the {m} samples inside '
+                             f'the box, found {tuple(raw_in.shape)} and '
+                             f'{tuple(feat_in.shape)}')
+        raw = raw_in.new_zeros(n * r * s).index_copy(0, index, raw_in)
+        feat = feat_in.new_zeros(n * r * s, feat_in.shape[1]).index_copy(
+            0, index, feat_in)
+        return raw.view(n, r * s), feat.view(n, r * s, -1)
+
     def forward(
         self,
         field: FieldFn,
@@ -274,7 +345,12 @@ class VolumeRenderer(nn.Module):
                 Tensor[N, P, 3]) -> (raw Tensor[N, P], feat Tensor[N, P, C])``
                 with points in the field frame and ``raw`` the density before
                 :meth:`density`; per-batch conditioning (e.g. a latent
-                repeated per view) is the caller's business.
+                repeated per view) is the caller's business. With
+                ``skip_empty`` it is called in the flat layout instead:
+                ``field(points Tensor[M, 3], dirs Tensor[M, 3], rows=
+                Tensor[M]) -> (raw Tensor[M], feat Tensor[M, C])``, the
+                ``M`` samples inside the box, ``rows`` the ray batch
+                (``0 .. N-1``) of each.
             phi (Tensor[N]): Azimuth of each ray batch, radians.
             return_extras (bool): Also return a dict with ``weights
                 Tensor[N, H, W, S]``, ``density Tensor[N, H, W, S]`` (after
@@ -294,15 +370,19 @@ class VolumeRenderer(nn.Module):
         points = origins[:, None, None] + t.unsqueeze(-1) * dirs.unsqueeze(
             2)  # (N, R, S, 3)
         ray_dirs = dirs.unsqueeze(2).expand(-1, -1, s, -1)
-        raw, feat = field(
-            points.reshape(n, r * s, 3), ray_dirs.reshape(n, r * s, 3))
+        inside = None if self.bound is None else self.inside_box(points)
+        if inside is not None and self._skips_empty(points):
+            raw, feat = self._field_inside(field, points, ray_dirs, inside)
+        else:
+            raw, feat = field(
+                points.reshape(n, r * s, 3), ray_dirs.reshape(n, r * s, 3))
         if (raw.shape != (n, r * s) or feat.dim() != 3
                 or feat.shape[:2] != (n, r * s)):
             raise ValueError(f'VolumeRenderer: field must return sigma '
                              f'Tensor[{n}, {r * s}] and feat '
                              f'Tensor[{n}, {r * s}, C], found '
                              f'{tuple(raw.shape)} and {tuple(feat.shape)}')
-        sigma = self.density(raw.reshape(n, r, s), points)  # (N, R, S)
+        sigma = self.density(raw.reshape(n, r, s), points, inside)  # (N, R, S)
         feat = feat.reshape(n, r, s, -1)  # (N, R, S, C)
         rendered, weights = self.composite(sigma, feat, t, dirs.norm(dim=-1))
         fmap = rearrange(

@@ -292,3 +292,45 @@ def test_extra_rows_equal_a_separate_pass(cls):
         torch.testing.assert_close(out.opacity[6:], separate.opacity)
     with pytest.raises(ValueError, match='extra must be'):
         neck(feats, phi, extra=(index.float(), extra_phi))
+
+
+@pytest.mark.parametrize('train', [False, True])
+def test_skip_empty_is_exact(train):
+    """The neck's default ``skip_empty`` evaluates the field only inside the
+    box; outside it the density is masked anyway, so the outputs and every
+    gradient must equal the dense path's (up to the summation order of the
+    smaller matrix products: 1e-5 relative), in training mode with the same
+    jitter. The field's input layer must see fewer than half of the
+    samples (about 31% at the default camera)."""
+    torch.manual_seed(0)
+    dense = FeatureFieldNeck(
+        skip_empty=False, **SMALL[FeatureFieldNeck]).train(train)
+    skip = FeatureFieldNeck(**SMALL[FeatureFieldNeck]).train(train)
+    assert skip.renderer.skip_empty and not dense.renderer.skip_empty
+    skip.load_state_dict(dense.state_dict())
+    feats, phi = torch.randn(2, C, 5, 5), torch.rand(2, 3) * 6.28
+    results = []
+    for neck in (dense, skip):
+        seen = []
+        hook = neck.field.fc_points.register_forward_hook(
+            lambda mod, args, out: seen.append(args[0].shape[:-1].numel()))
+        x = feats.clone().requires_grad_()
+        torch.manual_seed(1)
+        out = neck(x, phi)
+        (out.latent.square().sum() + out.opacity.sum()).backward()
+        hook.remove()
+        grads = [p.grad for p in neck.parameters()]
+        results.append((out, x.grad, grads, seen))
+    (a, ga, pa, seen_a), (b, gb, pb, seen_b) = results
+    tol = dict(atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(b.latent, a.latent, **tol)
+    torch.testing.assert_close(b.feature_map, a.feature_map, **tol)
+    torch.testing.assert_close(b.opacity, a.opacity, **tol)
+    torch.testing.assert_close(gb, ga, **tol)
+    for x, y in zip(pb, pa):
+        if y is None:
+            assert x is None
+        else:
+            torch.testing.assert_close(x, y, **tol)
+    assert seen_a == [6 * 16 * 8]
+    assert len(seen_b) == 1 and 0 < seen_b[0] < 0.5 * seen_a[0]

@@ -97,3 +97,25 @@ def test_directions_are_halved_before_the_encoding():
     enc = field.pe_dirs(r)
     torch.testing.assert_close(enc[0, :3], torch.sin(math.pi * r[0] / 2))
     torch.testing.assert_close(enc[0, 3:6], torch.cos(math.pi * r[0] / 2))
+
+
+def test_flat_layout_with_rows_equals_the_batched_layout():
+    """``rows`` picks each point's code, so evaluating any subset of the
+    batched points in the flat layout must give those points' batched
+    outputs (the renderer's ``skip_empty`` relies on it)."""
+    torch.manual_seed(0)
+    field = FeatureField(latent_dim=16, out_channels=7, hidden_dim=32)
+    pts, dirs, z = torch.randn(3, 11, 3), torch.randn(3, 11,
+                                                      3), torch.randn(3, 16)
+    for hidden in (False, True):
+        sigma, feat = field(pts, dirs, z, return_hidden=hidden)
+        keep = torch.rand(3, 11) < 0.4
+        rows = keep.nonzero()[:, 0]
+        s_flat, f_flat = field(
+            pts[keep], dirs[keep], z, return_hidden=hidden, rows=rows)
+        torch.testing.assert_close(s_flat, sigma[keep])
+        torch.testing.assert_close(f_flat, feat[keep])
+    with pytest.raises(ValueError, match='rows'):
+        field(pts[0], dirs[0], z, rows=torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match='rows'):
+        field(pts[0], dirs[0], z, rows=torch.zeros(11))

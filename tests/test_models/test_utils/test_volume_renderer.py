@@ -305,3 +305,74 @@ def test_bad_field_output_raises():
         renderer(lambda p, d: (p[..., 0, None], p), torch.zeros(1))
     with pytest.raises(ValueError, match='phi'):
         renderer(blob_field((0, 0, 0)), torch.zeros(1, 1))
+
+
+def flat_blob_field(centre, radius=0.7, calls=None):
+    """:func:`blob_field` that also takes the flat layout (``rows``), with a
+    feature that depends on the ray batch (row) and the point, so that a
+    point scattered to the wrong place would show; ``calls`` records the
+    number of points of each call."""
+    centre = torch.as_tensor(centre, dtype=torch.float32)
+
+    def field(points, dirs, rows=None):
+        if calls is not None:
+            calls.append(points.shape[:-1].numel())
+        if rows is None:
+            rows = torch.arange(points.shape[0])[:, None].expand(
+                points.shape[:-1])
+        d2 = ((points - centre)**2).sum(-1)
+        sigma = torch.relu(1 - d2 / radius**2) + 0.2
+        feat = torch.stack([rows.float() + 1, points[..., 0], d2], -1)
+        return sigma, feat
+
+    return field
+
+
+@pytest.mark.parametrize('train', [False, True])
+def test_skip_empty_is_exact_and_evaluates_only_the_box(train):
+    """Outside the box the density is masked to 0 (weight 0, transmittance
+    factor 1), so evaluating the field only inside must give the same maps
+    and extras; the field must see exactly the samples inside the box. In
+    training mode both renderers draw the same jitter from the same seed."""
+    kw = dict(
+        map_size=4, num_samples=32, density_activation='relu', density_bias=0.)
+    dense = VolumeRenderer(**kw).train(train)
+    skip = VolumeRenderer(skip_empty=True, **kw).train(train)
+    phi = torch.tensor([0.0, 0.8, 2.5])
+    calls_dense, calls_skip = [], []
+    torch.manual_seed(3)
+    a, ea = dense(
+        flat_blob_field((0.2, 0, 0), calls=calls_dense),
+        phi,
+        return_extras=True)
+    torch.manual_seed(3)
+    b, eb = skip(
+        flat_blob_field((0.2, 0, 0), calls=calls_skip),
+        phi,
+        return_extras=True)
+    torch.testing.assert_close(b, a)
+    for key in ea:
+        torch.testing.assert_close(eb[key], ea[key])
+    assert calls_dense == [3 * 16 * 32]
+    # the density of a sample is > 0 exactly where it is inside the box (the
+    # field's density is >= 0.2 everywhere)
+    assert calls_skip == [int((ea['density'] > 0).sum())]
+    assert 0.2 < calls_skip[0] / calls_dense[0] < 0.5
+
+
+def test_skip_empty_falls_back_to_dense_under_compile(monkeypatch):
+    """Data-dependent sizes break ``torch.compile`` graphs: while compiling
+    the renderer must call the field in the batched layout."""
+    calls = []
+    skip = VolumeRenderer(map_size=2, num_samples=8, skip_empty=True).eval()
+    monkeypatch.setattr(torch.compiler, 'is_compiling', lambda: True)
+    skip(flat_blob_field((0, 0, 0), calls=calls), torch.zeros(1))
+    assert calls == [2 * 2 * 8]
+
+
+def test_skip_empty_bad_arguments():
+    with pytest.raises(ValueError, match='skip_empty needs a box'):
+        VolumeRenderer(bound=None, skip_empty=True)
+    skip = VolumeRenderer(map_size=2, num_samples=4, skip_empty=True)
+    with pytest.raises(ValueError, match='inside the box'):
+        skip(lambda p, d, rows=None: (p[..., :1], p), torch.zeros(1))
