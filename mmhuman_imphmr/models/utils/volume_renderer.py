@@ -37,6 +37,18 @@ DENSITY_BIAS = -1.0  # mip-NeRF's shift: softplus(raw - 1)
 DENSITY_NOISE_STD = 0.0  # mip-NeRF and later NeRF work drop the noise
 # GIRAFFE masks the density outside its object box [-1, 1]^3 padded by 0.1.
 BOX_BOUND = 1.1
+# skip_empty rounds the number of evaluated samples up to a multiple of this
+# (padding with samples outside the box, which the mask zeroes): with the
+# depth jitter the count inside changes every step, and oneDNN builds (and
+# caches) its bf16 matmul kernels per shape. Measured: the paper neck's
+# forward + backward at 8 views under bf16 autocast took 20-34 ms with the
+# exact count, 16-17 ms rounded to 64, 24 ms dense (Intel Xeon with AMX,
+# 2 threads).
+SKIP_EMPTY_BUCKET = 64
+# Eval-mode samples of at most this many ray batches are cached per phi (see
+# VolumeRenderer._geometry), at most GEOMETRY_CACHE_SIZE entries.
+GEOMETRY_CACHE_MAX_ROWS = 64
+GEOMETRY_CACHE_SIZE = 4
 
 
 @MODELS.register_module()
@@ -124,7 +136,9 @@ class VolumeRenderer(nn.Module):
             nothing. Defaults to 1.1 (GIRAFFE's padded box). ``None`` turns
             the mask off.
         skip_empty (bool): Evaluate the field only at the samples inside the
-            box and give the others raw density 0 and features 0. Exact:
+            box (with jittered depths their count is rounded up to a
+            multiple of 64 with samples outside, see ``SKIP_EMPTY_BUCKET``)
+            and give the others raw density 0 and features 0. Exact:
             their density is masked to 0, so their weight is 0, their
             transmittance factor ``1 - 0 + 1e-10`` is 1 in float32 and
             they get no gradient. At the default camera about 31% of the
@@ -182,6 +196,7 @@ class VolumeRenderer(nn.Module):
         self.stratified = stratified
         self.bound = bound
         self.skip_empty = skip_empty
+        self._geometry_cache: Dict[tuple, Dict[str, torch.Tensor]] = {}
         half = math.tan(math.radians(fov) / 2)
         centres = (2 * torch.arange(map_size, dtype=torch.float32) +
                    1) / map_size - 1
@@ -298,28 +313,43 @@ class VolumeRenderer(nn.Module):
         return not (points.is_cuda
                     and torch.cuda.is_current_stream_capturing())
 
-    @staticmethod
-    def _field_inside(field: FieldFn, points: torch.Tensor,
-                      ray_dirs: torch.Tensor, inside: torch.Tensor
+    def _field_inside(self, field: FieldFn, geo: Dict[str, torch.Tensor]
                       ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Evaluate ``field`` at the samples inside the box only (flat
         layout) and scatter the result into ``(raw, feat)`` of the batched
-        layout, zeros outside.
+        layout, zeros elsewhere. With jittered depths the count is rounded
+        up to a multiple of ``SKIP_EMPTY_BUCKET`` with samples outside.
 
         Args:
-            points, ray_dirs (Tensor[N, R, S, 3]): Samples and directions.
-            inside (Tensor[N, R, S]): bool mask of the samples to evaluate.
+            field (callable): See :meth:`forward`.
+            geo (dict): :meth:`_geometry` of the call; its flat ``index``
+                and ``rows`` are computed here once and kept in it.
 
         Returns:
             tuple: ``raw Tensor[N, R*S]`` and ``feat Tensor[N, R*S, C]``.
         """
+        inside = geo['inside']
         n, r, s = inside.shape
-        index = inside.reshape(-1).nonzero().squeeze(1)  # (M,)
-        rows = torch.div(index, r * s, rounding_mode='floor')
+        if 'index' not in geo:
+            flat = inside.reshape(-1)
+            index = flat.nonzero().squeeze(1)  # the samples inside
+            if self.training and self.stratified:
+                bucket = SKIP_EMPTY_BUCKET
+                padded = min(flat.numel(),
+                             -(-index.numel() // bucket) * bucket)
+                if padded > index.numel():  # pad with outside samples
+                    outside = (~flat).nonzero().squeeze(1)
+                    index = torch.cat(
+                        [index, outside[:padded - index.numel()]])
+            geo['index'] = index
+            geo['rows'] = torch.div(index, r * s, rounding_mode='floor')
+            geo['flat_points'] = geo['points'].reshape(-1, 3).index_select(
+                0, index)
+            geo['flat_dirs'] = geo['ray_dirs'].reshape(-1, 3).index_select(
+                0, index)
+        index = geo['index']
         raw_in, feat_in = field(
-            points.reshape(-1, 3).index_select(0, index),
-            ray_dirs.reshape(-1, 3).index_select(0, index),
-            rows=rows)
+            geo['flat_points'], geo['flat_dirs'], rows=geo['rows'])
         m = index.numel()
         if raw_in.shape != (m, ) or feat_in.dim() != 2 or len(feat_in) != m:
             raise ValueError(f'VolumeRenderer(skip_empty=True): field must '
@@ -331,6 +361,55 @@ class VolumeRenderer(nn.Module):
         feat = feat_in.new_zeros(n * r * s, feat_in.shape[1]).index_copy(
             0, index, feat_in)
         return raw.view(n, r * s), feat.view(n, r * s, -1)
+
+    def _sample_geometry(self, phi: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Samples of the rays of the views ``phi``.
+
+        Returns:
+            dict: ``t Tensor[N, R, S]``, ``points`` and ``ray_dirs``
+            ``Tensor[N, R, S, 3]``, ``ray_length Tensor[N, R]`` (``|d|``)
+            and ``inside Tensor[N, R, S]`` (None without a box).
+        """
+        origins, dirs = self.ray_bundle(phi)  # (N, 3), (N, R, 3)
+        n, r = dirs.shape[:2]
+        t = self.sample_depths(r, n, dirs.device, dirs.dtype)  # (N, R, S)
+        points = origins[:, None, None] + t.unsqueeze(-1) * dirs.unsqueeze(
+            2)  # (N, R, S, 3)
+        return dict(
+            t=t,
+            points=points,
+            ray_dirs=dirs.unsqueeze(2).expand(-1, -1, self.num_samples, -1),
+            ray_length=dirs.norm(dim=-1),
+            inside=None if self.bound is None else self.inside_box(points))
+
+    def _geometry(self, phi: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """:meth:`_sample_geometry`, cached in eval mode on the CPU.
+
+        Without the depth jitter the samples depend on ``phi`` (and the
+        camera settings) only, and at batch-1 inference computing them
+        again is a sizeable part of the renderer's cost (a few dozen small
+        ops). Entries are keyed by ``phi``'s values and the settings; calls
+        of more than ``GEOMETRY_CACHE_MAX_ROWS`` views, on a GPU (reading
+        ``phi`` would synchronise), under ``torch.compile`` or in training
+        mode compute afresh; :meth:`train` empties the cache.
+        """
+        if (self.training or phi.device.type != 'cpu'
+                or phi.numel() > GEOMETRY_CACHE_MAX_ROWS
+                or torch.compiler.is_compiling()):
+            return self._sample_geometry(phi)
+        key = (phi.dtype, phi.detach().double().numpy().tobytes(), self.near,
+               self.far, self.num_samples, self.camera_radius, self.fov,
+               self.bound, self.map_size)
+        geo = self._geometry_cache.get(key)
+        if geo is None:
+            if len(self._geometry_cache) >= GEOMETRY_CACHE_SIZE:
+                self._geometry_cache.pop(next(iter(self._geometry_cache)))
+            geo = self._geometry_cache[key] = self._sample_geometry(phi)
+        return geo
+
+    def train(self, mode: bool = True) -> 'VolumeRenderer':
+        self._geometry_cache.clear()
+        return super().train(mode)
 
     def forward(
         self,
@@ -363,19 +442,15 @@ class VolumeRenderer(nn.Module):
         if phi.dim() != 1:
             raise ValueError('VolumeRenderer expects phi as Tensor[N], found '
                              f'shape {tuple(phi.shape)}')
-        origins, dirs = self.ray_bundle(phi)  # (N, 3), (N, R, 3)
-        n, r = dirs.shape[:2]
-        s = self.num_samples
-        t = self.sample_depths(r, n, dirs.device, dirs.dtype)  # (N, R, S)
-        points = origins[:, None, None] + t.unsqueeze(-1) * dirs.unsqueeze(
-            2)  # (N, R, S, 3)
-        ray_dirs = dirs.unsqueeze(2).expand(-1, -1, s, -1)
-        inside = None if self.bound is None else self.inside_box(points)
+        geo = self._geometry(phi)
+        points, t, inside = geo['points'], geo['t'], geo['inside']
+        n, r, s = t.shape
         if inside is not None and self._skips_empty(points):
-            raw, feat = self._field_inside(field, points, ray_dirs, inside)
+            raw, feat = self._field_inside(field, geo)
         else:
             raw, feat = field(
-                points.reshape(n, r * s, 3), ray_dirs.reshape(n, r * s, 3))
+                points.reshape(n, r * s, 3),
+                geo['ray_dirs'].reshape(n, r * s, 3))
         if (raw.shape != (n, r * s) or feat.dim() != 3
                 or feat.shape[:2] != (n, r * s)):
             raise ValueError(f'VolumeRenderer: field must return sigma '
@@ -384,7 +459,7 @@ class VolumeRenderer(nn.Module):
                              f'{tuple(raw.shape)} and {tuple(feat.shape)}')
         sigma = self.density(raw.reshape(n, r, s), points, inside)  # (N, R, S)
         feat = feat.reshape(n, r, s, -1)  # (N, R, S, C)
-        rendered, weights = self.composite(sigma, feat, t, dirs.norm(dim=-1))
+        rendered, weights = self.composite(sigma, feat, t, geo['ray_length'])
         fmap = rearrange(
             rendered, 'n (h w) c -> n c h w', h=self.map_size)  # (N, C, H, W)
         if not return_extras:

@@ -47,3 +47,25 @@ def test_map_aggregation_modes():
         MapAggregation(6, 4, 'max')
     with pytest.raises(ValueError, match='Tensor'):
         dw(torch.randn(3, 6, 2, 2))
+
+
+@pytest.mark.parametrize('mode', ['dwconv', 'conv'])
+def test_map_aggregation_equals_its_convolution(mode):
+    """'dwconv' and 'conv' are computed as a weighted sum, not by the
+    nn.Conv2d that holds their parameters; both must equal that convolution
+    (a kernel covering the whole map, 1 x 1 output) and give it the same
+    gradients, so checkpoints and results do not depend on the shortcut."""
+    torch.manual_seed(0)
+    agg = MapAggregation(6, 4, mode)
+    fmap = torch.randn(3, 6, 4, 4, requires_grad=True)
+    out = agg(fmap)
+    conv = agg.layer
+    ref = torch.nn.functional.conv2d(
+        fmap, conv.weight, conv.bias, groups=conv.groups).flatten(1)
+    torch.testing.assert_close(out, ref)
+    grads = torch.autograd.grad(out.square().sum(),
+                                (fmap, conv.weight, conv.bias))
+    ref_grads = torch.autograd.grad(ref.square().sum(),
+                                    (fmap, conv.weight, conv.bias))
+    for g, r in zip(grads, ref_grads):
+        torch.testing.assert_close(g, r)
