@@ -10,6 +10,10 @@ that and run in float32 whatever the autocast state:
   are millimetres on a metre-sized body, below bf16's 8-bit mantissa
   (relative step 2^-8 = 0.4%, 7 mm at 1.7 m) -- joint errors of that size
   would swamp the keypoint losses;
+* the ray samples (camera rotation applied to the pixel directions, a
+  matrix product): the field's positional encoding multiplies the points by
+  up to 2^9 pi / 2, so bf16's rounding of a point (about 4 mm on the box)
+  would become a phase error of over a radian at its top octave;
 * the volume-rendering accumulation (density -> alpha -> transmittance by a
   cumulative product over the samples, eq. 4): a product of 32 factors in
   bf16 loses the small transmittances a nearly opaque ray ends with;

@@ -362,8 +362,14 @@ class VolumeRenderer(nn.Module):
             0, index, feat_in)
         return raw.view(n, r * s), feat.view(n, r * s, -1)
 
+    @fp32_region
     def _sample_geometry(self, phi: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Samples of the rays of the views ``phi``.
+        """Samples of the rays of the views ``phi``, in float32 also under
+        autocast: the ray directions come from a matrix product, which
+        autocast would run in bf16 (relative step 2^-8, about 4 mm on the
+        box), and the points' positional encoding multiplies them by up to
+        ``2^9 pi point_scale`` -- a phase error of over a radian at the top
+        octave.
 
         Returns:
             dict: ``t Tensor[N, R, S]``, ``points`` and ``ray_dirs``
@@ -391,9 +397,10 @@ class VolumeRenderer(nn.Module):
         ops). Entries are keyed by ``phi``'s values and the settings; calls
         of more than ``GEOMETRY_CACHE_MAX_ROWS`` views, on a GPU (reading
         ``phi`` would synchronise), under ``torch.compile`` or in training
-        mode compute afresh; :meth:`train` empties the cache.
+        mode, or with a ``phi`` that requires grad compute afresh;
+        :meth:`train` empties the cache.
         """
-        if (self.training or phi.device.type != 'cpu'
+        if (self.training or phi.device.type != 'cpu' or phi.requires_grad
                 or phi.numel() > GEOMETRY_CACHE_MAX_ROWS
                 or torch.compiler.is_compiling()):
             return self._sample_geometry(phi)

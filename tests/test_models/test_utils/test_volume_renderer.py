@@ -411,3 +411,19 @@ def test_eval_geometry_is_cached_per_phi(monkeypatch):
     renderer(field, phi)
     renderer(field, phi)
     assert len(calls) == 5 and not renderer._geometry_cache
+
+
+@pytest.mark.parametrize('train', [False, True])
+def test_ray_samples_stay_float32_under_autocast(train):
+    """The ray directions come from a matrix product that bf16 autocast
+    would round to 8 bits; the positional encoding multiplies the points by
+    up to 2^9 pi / 2, so the samples must be computed in float32 (and equal
+    the float32 ones) whatever the autocast state."""
+    renderer = VolumeRenderer(map_size=4, stratified=False).train(train)
+    phi = torch.tensor([0.3, 2.0])
+    ref = renderer._sample_geometry(phi)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        amp = renderer._sample_geometry(phi)
+    for key in ('t', 'points', 'ray_dirs', 'ray_length'):
+        assert amp[key].dtype == torch.float32, key
+        torch.testing.assert_close(amp[key], ref[key], msg=key)
